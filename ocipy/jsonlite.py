@@ -1,0 +1,119 @@
+"""JSON for the hot path, on the C accelerator `_json` only.
+
+`import json` pulls in `re` (and json.decoder/encoder/scanner): ~8 ms per CLI
+call. The C scanner and encoder inside `_json` do the real work in both cases;
+this module wires them up without the pure-Python wrappers. It is proved equal
+to the json module by tests/unit/test_jsonlite.py.
+"""
+from __future__ import annotations
+
+import _json
+
+
+class JSONError(ValueError):
+    """Malformed JSON; .lineno/.colno locate the error (1-based)."""
+
+    def __init__(self, msg: str, doc: str, pos: int) -> None:
+        lineno = doc.count("\n", 0, pos) + 1
+        colno = pos - doc.rfind("\n", 0, pos)
+        self.msg, self.pos, self.lineno, self.colno = msg, pos, lineno, colno
+        super().__init__(f"{msg}: line {lineno} column {colno} (char {pos})")
+
+
+def _constant(name: str) -> float:
+    raise ValueError(f"invalid constant {name}")
+
+
+class _Ctx:
+    """The attributes _json.make_scanner reads from json.JSONDecoder."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = staticmethod(_constant)
+    memo: dict = {}
+
+
+_scan = _json.make_scanner(_Ctx())
+_WS = " \t\n\r"
+
+
+def _skip(s: str, i: int) -> int:
+    n = len(s)
+    while i < n and s[i] in _WS:
+        i += 1
+    return i
+
+
+def loads(s: str | bytes):
+    """Parse a JSON document; raises JSONError with line/column."""
+    if isinstance(s, (bytes, bytearray)):
+        try:
+            s = s.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise JSONError("invalid UTF-8", "", 0) from e
+    i = _skip(s, 0)
+    try:
+        obj, end = _scan(s, i)
+    except StopIteration as e:
+        raise JSONError("Expecting value", s, e.value) from None
+    except ValueError as e:  # _json raises json.decoder.JSONDecodeError-like ValueError
+        pos = getattr(e, "pos", i)
+        msg = getattr(e, "msg", str(e))
+        raise JSONError(msg, s, pos) from None
+    end = _skip(s, end)
+    if end != len(s):
+        raise JSONError("Extra data", s, end)
+    return obj
+
+
+def _dflt(o):
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+_compact = _json.make_encoder(
+    None, _dflt, _json.encode_basestring, None, ":", ",", False, False, False
+)
+
+
+def dumps(obj, indent: int | None = None) -> str:
+    """Serialize; compact (Go's json.Marshal style) or indented like
+    json.MarshalIndent / json.dumps(indent=N) (keys in insertion order)."""
+    if indent is None:
+        return "".join(_compact(obj, 0))
+    out: list[str] = []
+    _pretty(obj, out, " " * indent, "\n")
+    return "".join(out)
+
+
+def _pretty(o, out: list, step: str, nl: str) -> None:
+    if isinstance(o, dict):
+        if not o:
+            out.append("{}")
+            return
+        inner = nl + step
+        out.append("{")
+        first = True
+        for k, v in o.items():
+            out.append(inner if first else "," + inner)
+            first = False
+            out.append(_json.encode_basestring(str(k)))
+            out.append(": ")
+            _pretty(v, out, step, inner)
+        out.append(nl + "}")
+    elif isinstance(o, (list, tuple)):
+        if not o:
+            out.append("[]")
+            return
+        inner = nl + step
+        out.append("[")
+        first = True
+        for v in o:
+            out.append(inner if first else "," + inner)
+            first = False
+            _pretty(v, out, step, inner)
+        out.append(nl + "]")
+    else:
+        out.append("".join(_compact(o, 0)))
