@@ -78,13 +78,13 @@ _compact = _json.make_encoder(
 )
 
 
-def dumps(obj, indent: int | None = None) -> str:
+def dumps(obj, indent: int | str | None = None) -> str:
     """Serialize; compact (Go's json.Marshal style) or indented like
     json.MarshalIndent / json.dumps(indent=N) (keys in insertion order)."""
     if indent is None:
         return "".join(_compact(obj, 0))
     out: list[str] = []
-    _pretty(obj, out, " " * indent, "\n")
+    _pretty(obj, out, indent if isinstance(indent, str) else " " * indent, "\n")
     return "".join(out)
 
 

@@ -1,0 +1,3 @@
+from ocipy.main import main
+
+main()

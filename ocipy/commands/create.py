@@ -1,0 +1,12 @@
+"""ocipy create: set the container up and hold its process before the
+user's program (launcher.stages)."""
+from __future__ import annotations
+
+
+def run(g: dict, p: dict) -> int:
+    from ocipy.launcher.stages import create
+
+    create(g["root"], p["container_id"], p["bundle"], pid_file=p.get("pid_file") or "",
+           console_socket=p.get("console_socket") or "", no_pivot=bool(p.get("no_pivot")),
+           preserve_fds=p.get("preserve_fds") or 0)
+    return 0

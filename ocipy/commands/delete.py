@@ -1,0 +1,53 @@
+"""ocipy delete: remove a stopped container (--force: kill it first)."""
+from __future__ import annotations
+
+import os
+
+from ocipy import state as st
+from ocipy.errors import NotFound
+
+
+def run(g: dict, p: dict) -> int:
+    force = bool(p.get("force"))
+    try:
+        c = st.Container.load(g["root"], p["container_id"])
+    except NotFound:
+        if force:  # runc: delete --force of a missing container succeeds
+            return 0
+        raise
+    c.lock()
+    try:
+        status = c.require("delete", force=force)
+        if status != st.STOPPED:
+            stop(c)
+        destroy(c)
+    finally:
+        c.unlock()
+    return 0
+
+
+def stop(c: st.Container, timeout: float = 10.0) -> None:
+    """SIGKILL everything of the container and wait until the init is gone."""
+    from ocipy.commands.kill import kill_all
+
+    if not c.pid:
+        return
+    try:
+        pidfd = os.pidfd_open(c.pid)
+    except (ProcessLookupError, OSError):
+        return
+    try:
+        if not c.init_alive():
+            return
+        kill_all(c, 9)
+        import select
+
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        poller.poll(int(timeout * 1000))
+    finally:
+        os.close(pidfd)
+
+
+def destroy(c: st.Container) -> None:
+    c.remove_dir()

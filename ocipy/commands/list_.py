@@ -1,0 +1,44 @@
+"""ocipy list: the containers under --root (runc's table or JSON)."""
+from __future__ import annotations
+
+import sys
+
+from ocipy import jsonlite
+from ocipy import state as st
+
+
+def run(g: dict, p: dict) -> int:
+    root = g["root"]
+    rows = []
+    for cid in st.list_ids(root):
+        c = st.Container(root, cid)
+        try:
+            if not c.reload():
+                continue
+        except Exception:  # an unreadable container must not hide the others
+            continue
+        rows.append(c.oci_state())
+    out = sys.stdout
+    if p.get("quiet"):
+        out.write("".join(r["id"] + "\n" for r in rows))
+    elif p.get("format") == "json":
+        for r in rows:
+            r["owner"] = "root"
+        out.write(jsonlite.dumps(rows) if rows else "null")
+        out.write("\n")
+    else:
+        table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], "root") for r in rows]
+        out.write(format_table(table))
+    out.flush()
+    return 0
+
+
+def format_table(rows: list) -> str:
+    """Go's tabwriter as runc configures it: minwidth 12, padding 3."""
+    n = len(rows[0])
+    widths = [max(12, max(len(r[i]) for r in rows) + 3) for i in range(n - 1)]
+    lines = []
+    for r in rows:
+        lines.append("".join(r[i].ljust(widths[i]) for i in range(n - 1)) + r[n - 1])
+    return "\n".join(lines) + "\n"

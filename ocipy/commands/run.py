@@ -1,0 +1,83 @@
+"""ocipy run: create + start, then (unless --detach) wait for the
+container's process, forwarding signals to it, and exit with its status
+(128+N when killed by signal N); the container is deleted afterwards
+unless --keep."""
+from __future__ import annotations
+
+import os
+
+# signals a foreground `run` passes on to the container (as runc does)
+FORWARD = (1, 2, 3, 10, 12, 14, 15, 28, 20, 18, 21, 22)
+
+
+def run(g: dict, p: dict) -> int:
+    from ocipy.commands.start import release
+    from ocipy.launcher.stages import create
+
+    detach = bool(p.get("detach"))
+    created = create(g["root"], p["container_id"], p["bundle"], pid_file=p.get("pid_file") or "",
+                     console_socket=p.get("console_socket") or "", no_pivot=bool(p.get("no_pivot")),
+                     preserve_fds=p.get("preserve_fds") or 0,
+                     subreaper=not detach and not p.get("no_subreaper"), own_console=not detach)
+    c = created.container
+    try:
+        release(c)
+    except BaseException:
+        from ocipy.commands.delete import destroy, stop
+
+        stop(c)
+        destroy(c)
+        raise
+    if detach:
+        return 0
+    if created.console >= 0:
+        from ocipy.console import proxy, recv_master
+
+        master = recv_master(created.console)
+        try:
+            proxy(master, created.pid)
+        finally:
+            os.close(master)
+    status = wait_forwarding(created.pid)
+    if not p.get("keep"):
+        from ocipy.commands.delete import destroy, stop
+
+        stop(c)
+        destroy(c)
+    return status
+
+
+def wait_forwarding(pid: int) -> int:
+    import _signal
+
+    def forward(sig, _frame):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    for sig in FORWARD:
+        _signal.signal(sig, forward)
+    while True:
+        try:
+            wpid, status = os.waitpid(-1, 0)
+        except ChildProcessError:  # not our child (no subreaper): poll it
+            return _wait_nonchild(pid)
+        if wpid == pid:
+            if os.WIFSIGNALED(status):
+                return 128 + os.WTERMSIG(status)
+            return os.WEXITSTATUS(status)
+
+
+def _wait_nonchild(pid: int) -> int:
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return 0
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    p.poll()
+    os.close(fd)
+    return 0

@@ -1,0 +1,206 @@
+"""Stage "prepare": turn a validated config into a launch plan.
+
+Like runc's specconv, every semantic check that can be done before a process
+exists happens here (namespace combinations, hostname without a UTS
+namespace, sysctls that would touch the host, capability and rlimit names,
+namespace paths of the wrong type...), so a bad config fails before anything
+is created. Runs in the CLI process (host root) and has no side effects
+beyond opening namespace files (kept open for stage 1 to setns into).
+
+Hot path: no typing/re/json.
+"""
+from __future__ import annotations
+
+import os
+
+from ocipy.errors import ConfigError, SysError
+from ocipy.spec import caps as capsmod
+from ocipy.spec import env as envmod
+from ocipy.spec import mounts as mountsmod
+from ocipy.spec import rlimits as rlmod
+from ocipy.syscalls import NAMESPACES
+
+# sysctls that are namespaced, and the namespace each needs (runc's rule)
+_SYSCTL_IPC = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+               "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+
+
+class Plan:
+    """Everything the launcher stages need, computed up front."""
+
+    __slots__ = (
+        "cid", "bundle", "rootfs", "config", "ns_new", "ns_join", "userns_new", "uid_map", "gid_map",
+        "mounts", "setup_dev", "devices", "masked", "readonly_paths", "root_readonly", "rootfs_prop",
+        "hostname", "domainname", "sysctl", "net_new", "time_offsets", "args", "env", "cwd", "uid",
+        "gid", "gids", "umask", "caps", "rlimits", "nnp", "oom", "terminal", "console_size",
+        "no_pivot", "preserve_fds", "last_cap", "root_uid", "root_gid",
+    )
+
+
+def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = False,
+          preserve_fds: int = 0) -> Plan:
+    p = Plan()
+    p.cid, p.bundle, p.rootfs, p.config = cid, bundle, rootfs, config
+    p.no_pivot, p.preserve_fds = no_pivot, preserve_fds
+    linux = config.get("linux") or {}
+    proc = config.get("process")
+    if not proc:
+        raise ConfigError("config.json: process: required to create a container")
+
+    # -- namespaces ----------------------------------------------------------
+    p.ns_new, p.ns_join = 0, []
+    seen = set()
+    for i, ns in enumerate(linux.get("namespaces") or []):
+        t = ns["type"]
+        where = f"config.json: linux.namespaces[{i}]"
+        if t in seen:
+            raise ConfigError(f'{where}: namespace type "{t}" appears twice')
+        seen.add(t)
+        flag, _ = NAMESPACES[t]
+        path = ns.get("path")
+        if not path:
+            p.ns_new |= flag
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            raise ConfigError(f"{where}.path: {path}: {os.strerror(e.errno)}") from None
+        try:
+            from ocipy.syscalls import ns_type
+
+            actual = ns_type(fd)
+        except SysError:
+            os.close(fd)
+            raise ConfigError(f"{where}.path: {path} is not a namespace file") from None
+        if actual != flag:
+            os.close(fd)
+            raise ConfigError(f'{where}.path: {path} is not a {t} namespace')
+        p.ns_join.append((t, fd, path))
+    if "mount" not in seen:
+        raise ConfigError("config.json: linux.namespaces: a mount namespace is required (ocipy never mounts in the host's)")
+    p.userns_new = bool(p.ns_new & NAMESPACES["user"][0])
+    p.net_new = bool(p.ns_new & NAMESPACES["network"][0])
+    p.uid_map = _idmap(linux.get("uidMappings"), "uidMappings")
+    p.gid_map = _idmap(linux.get("gidMappings"), "gidMappings")
+    if p.userns_new and (not p.uid_map or not p.gid_map):
+        raise ConfigError("config.json: linux.uidMappings/gidMappings: required with a new user namespace")
+    if (p.uid_map or p.gid_map) and not p.userns_new:
+        raise ConfigError("config.json: linux.uidMappings: mappings need a new user namespace (linux.namespaces has none without path)")
+    p.root_uid = _host_id(linux.get("uidMappings"), 0)
+    p.root_gid = _host_id(linux.get("gidMappings"), 0)
+    p.time_offsets = linux.get("timeOffsets") or {}
+    if p.time_offsets and not (p.ns_new & NAMESPACES["time"][0]):
+        raise ConfigError("config.json: linux.timeOffsets: needs a new time namespace")
+
+    # -- hostname, sysctl ------------------------------------------------------
+    uts_new = bool(p.ns_new & NAMESPACES["uts"][0]) or any(t == "uts" for t, _, _ in p.ns_join)
+    p.hostname = config.get("hostname")
+    p.domainname = config.get("domainname")
+    if (p.hostname or p.domainname) and not uts_new:
+        which = "hostname" if p.hostname else "domainname"
+        raise ConfigError(f"config.json: {which}: setting it needs a private UTS namespace")
+    p.sysctl = []
+    for key, val in (linux.get("sysctl") or {}).items():
+        p.sysctl.append((_check_sysctl(key, seen, p), str(val)))
+
+    # -- rootfs ----------------------------------------------------------------
+    root = config.get("root") or {}
+    p.root_readonly = bool(root.get("readonly"))
+    prop = linux.get("rootfsPropagation")
+    p.rootfs_prop = mountsmod.propagation_flags(prop) if prop else 0
+    p.mounts = []
+    dev_tmpfs = False
+    dev_bound = False
+    for i, m in enumerate(config.get("mounts") or []):
+        opts = mountsmod.parse_mount_options(m.get("options") or [])
+        mtype = m.get("type") or ("bind" if opts.bind else "")
+        dest = m["destination"]
+        if not dest.startswith("/"):
+            dest = "/" + dest
+        dest = os.path.normpath(dest)
+        if dest.startswith("//"):
+            dest = dest[1:]
+        is_bind = mtype == "bind" or opts.bind
+        if dest == "/dev":
+            dev_tmpfs, dev_bound = not is_bind, is_bind
+        p.mounts.append((i, dest, mtype, m.get("source"), opts, is_bind))
+    p.setup_dev = not dev_bound
+    p.devices = linux.get("devices") or []
+    p.masked = linux.get("maskedPaths") or []
+    p.readonly_paths = linux.get("readonlyPaths") or []
+
+    # -- process ---------------------------------------------------------------
+    p.args = proc.get("args") or []
+    if not p.args:
+        raise ConfigError("config.json: process.args: must name the program to run")
+    p.env = envmod.resolve_env(proc.get("env") or [])
+    p.cwd = proc.get("cwd") or "/"
+    if not p.cwd.startswith("/"):
+        raise ConfigError(f"config.json: process.cwd: {p.cwd!r} must be an absolute path")
+    user = proc.get("user") or {}
+    p.uid = user.get("uid", 0)
+    p.gid = user.get("gid", 0)
+    p.gids = user.get("additionalGids") or []
+    p.umask = user.get("umask", 0o022)
+    p.last_cap = capsmod.read_last_cap()
+    c = proc.get("capabilities") or {}
+    p.caps = {k: capsmod.caps_to_mask(c.get(k) or [], p.last_cap, f"process.capabilities.{k}")
+              for k in ("bounding", "effective", "permitted", "inheritable", "ambient")}
+    lost = p.caps["ambient"] & ~(p.caps["permitted"] & p.caps["inheritable"] & p.caps["bounding"])
+    if lost:
+        from ocipy import log
+
+        # config.md: a capability that cannot be granted MUST be logged as a
+        # warning, and runtimes SHOULD NOT fail (runc drops these silently)
+        log.warn("process.capabilities.ambient: not granted (an ambient capability must also be "
+                 "bounding, permitted and inheritable): " + ", ".join(capsmod.mask_to_names(lost)))
+        p.caps["ambient"] &= ~lost
+    p.rlimits = rlmod.parse_rlimits(proc.get("rlimits") or [])
+    p.nnp = bool(proc.get("noNewPrivileges"))
+    p.oom = proc.get("oomScoreAdj")
+    p.terminal = bool(proc.get("terminal"))
+    cs = proc.get("consoleSize")
+    p.console_size = (cs.get("height", 0), cs.get("width", 0)) if cs else None
+    return p
+
+
+def _idmap(maps, field: str) -> str:
+    if not maps:
+        return ""
+    lines = []
+    for m in maps:
+        lines.append(f"{m['containerID']} {m['hostID']} {m['size']}")
+    return "\n".join(lines) + "\n"
+
+
+def _host_id(maps, cid: int) -> int:
+    """The host id that container id `cid` maps to (itself without a map)."""
+    for m in maps or []:
+        if m["containerID"] <= cid < m["containerID"] + m["size"]:
+            return m["hostID"] + cid - m["containerID"]
+    return cid if not maps else -1
+
+
+def _check_sysctl(key: str, ns_seen: set, p: Plan) -> str:
+    """Allow only namespaced sysctls whose namespace is the container's own
+    (a new one); anything else would change the host. Returns the
+    /proc/sys relative path."""
+    where = f"config.json: linux.sysctl: {key}"
+    if not key or key.startswith(("/", ".")) or key.endswith((".", "/")):
+        raise ConfigError(f"{where}: invalid name")
+    rel = key.replace(".", "/") if "/" not in key else key
+    if ".." in rel.split("/"):
+        raise ConfigError(f"{where}: invalid name")
+    dotted = rel.replace("/", ".")
+    new = p.ns_new
+    if dotted in _SYSCTL_IPC or dotted.startswith("fs.mqueue."):
+        need = "ipc"
+    elif dotted.startswith("net."):
+        need = "network"
+    elif dotted in ("kernel.hostname", "kernel.domainname"):
+        need = "uts"
+    else:
+        raise ConfigError(f"{where}: not a namespaced sysctl, refusing to change the host")
+    if not new & NAMESPACES[need][0]:
+        raise ConfigError(f"{where}: needs a new {need} namespace")
+    return rel

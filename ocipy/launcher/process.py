@@ -1,0 +1,195 @@
+"""Stage 2 (init) process setup: the last steps before the user's program.
+
+Order matters and follows the kernel's rules:
+  rlimits, oom_score_adj (still fully privileged)
+  -> bounding set dropped (needs CAP_SETPCAP)
+  -> KEEPCAPS, groups, gid, uid (needs CAP_SETGID/CAP_SETUID)
+  -> capset(effective, permitted, inheritable), ambient raised
+  -> no_new_privs, umask
+  -> (exec.fifo wait), close every fd but stdio and --preserve-fds,
+     restore signal dispositions Python changed, execve.
+"""
+from __future__ import annotations
+
+import os
+
+from ocipy import syscalls as sc
+from ocipy.errors import OcipyError, SysError
+
+
+def set_rlimits(plan) -> None:
+    import resource
+
+    for name, res, soft, hard in plan.rlimits:
+        try:
+            resource.setrlimit(res, (soft, hard))
+        except (OSError, ValueError) as e:
+            why = os.strerror(e.errno) if isinstance(e, OSError) and e.errno else str(e)
+            cur = resource.getrlimit(res)
+            hint = " (raising the hard limit needs CAP_SYS_RESOURCE)" if hard > cur[1] else ""
+            raise OcipyError(f"config.json: process.rlimits: {name} soft={soft} hard={hard}: {why}{hint}") from None
+
+
+def set_oom_score_adj(plan) -> None:
+    if plan.oom is None:
+        return
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(plan.oom))
+    except OSError as e:
+        raise OcipyError(f"config.json: process.oomScoreAdj: {plan.oom}: {os.strerror(e.errno)}") from None
+
+
+def set_credentials(plan, warn) -> None:
+    caps = plan.caps
+    # bounding set first: dropping needs CAP_SETPCAP, which we may give up next
+    for cap in range(plan.last_cap + 1):
+        if not caps["bounding"] >> cap & 1:
+            try:
+                sc.prctl(sc.PR_CAPBSET_DROP, cap, context=f"drop capability {cap} from bounding set")
+            except SysError as e:
+                if e.errno != 22:  # EINVAL: unknown to this kernel
+                    raise
+    sc.prctl(sc.PR_SET_KEEPCAPS, 1, context="PR_SET_KEEPCAPS")
+    try:
+        os.setgroups(plan.gids)
+    except OSError as e:
+        raise OcipyError(f"config.json: process.user.additionalGids: setgroups {plan.gids}: {os.strerror(e.errno)}") from None
+    try:
+        os.setresgid(plan.gid, plan.gid, plan.gid)
+    except OSError as e:
+        raise OcipyError(f"config.json: process.user.gid: setgid {plan.gid}: {os.strerror(e.errno)}") from None
+    try:
+        os.setresuid(plan.uid, plan.uid, plan.uid)
+    except OSError as e:
+        raise OcipyError(f"config.json: process.user.uid: setuid {plan.uid}: {os.strerror(e.errno)}") from None
+    try:
+        sc.capset(caps["effective"], caps["permitted"], caps["inheritable"])
+    except SysError as e:
+        raise OcipyError(f"config.json: process.capabilities: {e} (effective must be within permitted, "
+                         f"inheritable within bounding)") from None
+    if caps["ambient"]:
+        for cap in range(plan.last_cap + 1):
+            if caps["ambient"] >> cap & 1:
+                try:
+                    sc.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_RAISE, cap)
+                except SysError as e:
+                    # config.md: a capability that cannot be granted MUST be
+                    # logged as a warning; runtimes SHOULD NOT fail
+                    warn(f"process.capabilities.ambient: cannot raise capability {cap}: "
+                         f"{os.strerror(e.errno)} (it must be in permitted and inheritable)")
+    sc.prctl(sc.PR_SET_KEEPCAPS, 0, context="PR_SET_KEEPCAPS")
+    if plan.nnp:
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1, context="PR_SET_NO_NEW_PRIVS")
+    os.umask(plan.umask)
+
+
+def find_executable(plan) -> str:
+    """Resolve args[0] like execvp / Go's exec.LookPath, with the
+    container's PATH, as the container's user, inside the container."""
+    from ocipy.spec.env import lookup_path
+
+    name = plan.args[0]
+    if "/" in name:
+        _check_exec(name, name)
+        return name
+    for d in lookup_path(plan.env).split(":"):
+        cand = os.path.join(d or ".", name)
+        try:
+            st = os.stat(cand)
+        except OSError:
+            continue
+        if (st.st_mode & 0o170000) == 0o100000 and os.access(cand, os.X_OK):
+            return cand
+    raise OcipyError(f'exec: "{name}": executable file not found in $PATH')
+
+
+def _check_exec(path: str, name: str) -> None:
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise OcipyError(f'exec: "{name}": stat {path}: {os.strerror(e.errno)}') from None
+    if (st.st_mode & 0o170000) != 0o100000:
+        raise OcipyError(f'exec: "{name}": {path} is not a regular file')
+    if not os.access(path, os.X_OK):
+        raise OcipyError(f'exec: "{name}": {path}: permission denied')
+
+
+def setup_terminal(plan, rfs, console_sock: int) -> int:
+    """Open a pty from the container's own devpts, make its slave our
+    controlling terminal and stdio, bind it over /dev/console, and send the
+    master to the --console-socket peer (SCM_RIGHTS). Returns nothing held:
+    the master is closed here once sent."""
+    import fcntl
+    import struct
+
+    try:
+        master = rfs.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
+    except SysError as e:
+        raise OcipyError(f"terminal: open /dev/ptmx in the container: {e} (is devpts mounted at /dev/pts?)") from None
+    TIOCSPTLCK, TIOCGPTN, TIOCSWINSZ, TIOCSCTTY = 0x40045431, 0x80045430, 0x5414, 0x540E
+    fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+    n = struct.unpack("i", fcntl.ioctl(master, TIOCGPTN, struct.pack("i", 0)))[0]
+    slave_path = f"/dev/pts/{n}"
+    slave = rfs.open(slave_path, os.O_RDWR | os.O_NOCTTY)
+    if plan.console_size:
+        h, w = plan.console_size
+        fcntl.ioctl(master, TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
+    # /dev/console is the pty (the spec: "the runtime MUST ... /dev/console")
+    rfs.ensure_file("/dev/console")
+    cfd = rfs.open("/dev/console")
+    try:
+        sc.mount(f"/proc/self/fd/{slave}", f"/proc/self/fd/{cfd}", None, sc.MS_BIND, context="bind /dev/console")
+    finally:
+        os.close(cfd)
+    send_fd(console_sock, master, slave_path)
+    os.close(master)
+    fcntl.ioctl(slave, TIOCSCTTY, 0)
+    for i in (0, 1, 2):
+        os.dup2(slave, i)
+    if slave > 2:
+        os.close(slave)
+    return n
+
+
+def send_fd(sock: int, fd: int, name: str) -> None:
+    import socket
+
+    s = socket.socket(fileno=os.dup(sock))
+    try:
+        s.sendmsg([name.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fd.to_bytes(4, "little"))])
+    except OSError as e:
+        raise OcipyError(f"--console-socket: sending the pty master: {os.strerror(e.errno)}") from None
+    finally:
+        s.close()
+
+
+def wait_for_start(fifo_fd: int, procfd_dir: int) -> None:
+    """Block until `start` opens exec.fifo for reading (via our O_PATH fd,
+    through the host /proc opened before pivot_root), then tell it we go."""
+    fd = os.open(str(fifo_fd), os.O_WRONLY | os.O_CLOEXEC, dir_fd=procfd_dir)
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
+
+
+def exec_process(plan, path: str, keep_fds: int) -> None:
+    import _signal
+
+    # Python ignores SIGPIPE and SIGXFSZ; an ignored disposition survives
+    # execve, so restore them (subprocess does the same with restore_signals)
+    for sig in (13, 25):
+        _signal.signal(sig, _signal.SIG_DFL)
+    for fd in range(3, 3 + keep_fds):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass
+    env = dict(e.split("=", 1) for e in plan.env)
+    sc.close_range(3 + keep_fds)
+    try:
+        os.execve(path, plan.args, env)
+    except OSError as e:
+        os.write(2, f"ocipy: exec {plan.args[0]}: {os.strerror(e.errno)}\n".encode())
+        os._exit(127)

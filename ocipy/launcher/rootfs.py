@@ -1,0 +1,453 @@
+"""Stage 2 (init) rootfs setup: mounts, devices, masks, pivot_root.
+
+Runs in the container's init, inside its new mount namespace, with full
+capabilities in its user namespace and before pivot_root, so it can still
+reach the host's /proc. Safety rules kept here:
+
+* Every path inside the rootfs is resolved by the kernel with openat2
+  RESOLVE_IN_ROOT (symlinks and '..' resolve as if the rootfs were '/': they
+  can never lead out of it) and every mount targets /proc/self/fd/N of the
+  fd so resolved: a symlink swapped in between resolve and mount cannot
+  redirect it (the CVE-2021-30465 class).
+* Masks bind the *host's* /dev/null, opened and checked (char 1:3) before
+  anything of the container's runs, never a path the container controls
+  (CVE-2025-31133 class).
+* Device nodes are only ever created (mknodat) inside the rootfs; an
+  existing entry of the wrong kind is unlinked there, never followed, and
+  nothing on the host is chowned.
+"""
+from __future__ import annotations
+
+import os
+import stat
+
+from ocipy import syscalls as sc
+from ocipy.errors import OcipyError, SysError
+
+_RES = sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS
+
+# spec "Default Devices": (path, type, major, minor)
+DEFAULT_DEVICES = (
+    ("/dev/null", "c", 1, 3),
+    ("/dev/zero", "c", 1, 5),
+    ("/dev/full", "c", 1, 7),
+    ("/dev/random", "c", 1, 8),
+    ("/dev/urandom", "c", 1, 9),
+    ("/dev/tty", "c", 5, 0),
+)
+DEV_SYMLINKS = (
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+)
+
+
+def fdpath(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+class Rootfs:
+    """The container's root directory, held open; paths are container paths."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def open(self, path: str, flags: int = os.O_PATH, resolve: int = _RES) -> int:
+        return sc.openat2(self.fd, path.lstrip("/") or ".", flags, resolve)
+
+    def exists(self, path: str) -> bool:
+        try:
+            os.close(self.open(path))
+            return True
+        except SysError as e:
+            if e.errno in (2, 20):  # ENOENT, ENOTDIR
+                return False
+            raise
+
+    def mkdir_all(self, path: str, mode: int = 0o755) -> int:
+        """Create every missing directory of `path` inside the rootfs and
+        return an O_PATH fd of it. Each step is resolved in root, so an
+        existing symlink component resolves inside the rootfs too."""
+        parts = [p for p in path.split("/") if p and p != "."]
+        try:
+            return self.open("/".join(parts), os.O_PATH | os.O_DIRECTORY)
+        except SysError as e:
+            if e.errno != 2:
+                raise SysError(e.errno, "mkdir", self.path + path) from None
+        cur = os.dup(self.fd)
+        done: list[str] = []
+        try:
+            for comp in parts:
+                done.append(comp)
+                rel = "/".join(done)
+                try:
+                    nfd = self.open(rel, os.O_PATH | os.O_DIRECTORY)
+                except SysError as e:
+                    if e.errno != 2:
+                        raise SysError(e.errno, "mkdir", f"{self.path}/{rel}") from None
+                    try:
+                        os.mkdir(comp, mode, dir_fd=cur)
+                    except FileExistsError:
+                        # a dangling symlink (or a race): never follow it out
+                        raise SysError(17, "mkdir", f"{self.path}/{rel} (dangling symlink?)") from None
+                    nfd = self.open(rel, os.O_PATH | os.O_DIRECTORY)
+                os.close(cur)
+                cur = nfd
+            return cur
+        except BaseException:
+            os.close(cur)
+            raise
+
+    def ensure_file(self, path: str) -> None:
+        """Make `path` exist as a regular file (a bind mount point for a file)."""
+        parent, name = _split(path)
+        dfd = self.mkdir_all(parent)
+        try:
+            try:
+                fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dfd)
+                os.close(fd)
+            except OSError as e:
+                if e.errno == 40:  # ELOOP: a symlink; fine if it resolves in root
+                    os.close(self.open(path))
+                elif e.errno not in (21, 26, 6):  # EISDIR, ETXTBSY, ENXIO: exists
+                    raise SysError(e.errno, "create mount point", self.path + path) from None
+        finally:
+            os.close(dfd)
+
+
+def _split(path: str) -> tuple[str, str]:
+    path = "/" + path.strip("/")
+    i = path.rfind("/")
+    return path[:i] or "/", path[i + 1:]
+
+
+def prepare_root(plan, root_fd_holder: list) -> Rootfs:
+    """Private propagation for our view, and the rootfs made a mount point."""
+    prop = plan.rootfs_prop or (sc.MS_SLAVE | sc.MS_REC)
+    sc.mount(None, "/", None, prop, context="set propagation of /")
+    sc.mount(plan.rootfs, plan.rootfs, None, sc.MS_BIND | sc.MS_REC, context=f"bind rootfs {plan.rootfs}")
+    if plan.rootfs_prop & sc.MS_SHARED:
+        # pivot_root refuses a shared parent mount: make the parent private
+        _make_parent_private(plan.rootfs)
+    return Rootfs(plan.rootfs)
+
+
+def _make_parent_private(path: str) -> None:
+    best = "/"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4]
+            if (path + "/").startswith(mp.rstrip("/") + "/") and len(mp) > len(best):
+                best = mp
+    sc.mount(None, best, None, sc.MS_PRIVATE, context=f"make {best} private")
+
+
+def do_mounts(plan, rfs: Rootfs) -> None:
+    for idx, dest, mtype, source, opts, is_bind in plan.mounts:
+        try:
+            _mount_one(plan, rfs, dest, mtype, source, opts, is_bind)
+        except SysError as e:
+            raise OcipyError(f"config.json: mounts[{idx}]: {dest}: {e}") from None
+
+
+def _mount_one(plan, rfs: Rootfs, dest: str, mtype: str, source, opts, is_bind: bool) -> None:
+    if is_bind:
+        if not source:
+            raise OcipyError("bind mount needs a source")
+        try:
+            st = os.stat(source)
+        except OSError as e:
+            raise SysError(e.errno, "stat source", source) from None
+        if stat.S_ISDIR(st.st_mode):
+            os.close(rfs.mkdir_all(dest))
+        else:
+            rfs.ensure_file(dest)
+        fd = rfs.open(dest)
+        try:
+            flags = sc.MS_BIND | (sc.MS_REC if opts.rbind else 0)
+            sc.mount(source, fdpath(fd), None, flags, context=f"bind {source}")
+        finally:
+            os.close(fd)
+        # bind ignores other flags: apply them by a remount of the new mount
+        if opts.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT):
+            _remount(rfs, dest, opts.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT))
+    elif mtype == "cgroup" or mtype == "cgroup2":
+        _mount_cgroup(rfs, dest, opts)
+        return
+    else:
+        fd = rfs.mkdir_all(dest)
+        try:
+            src = source or mtype or "none"
+            data = opts.data or None
+            if mtype == "devpts" and data and "newinstance" not in data.split(","):
+                pass
+            sc.mount(src, fdpath(fd), mtype, opts.flags & ~sc.MS_REMOUNT, data, context=f"{mtype} ({src})")
+        finally:
+            os.close(fd)
+    _propagate_and_rec(rfs, dest, opts)
+
+
+def _propagate_and_rec(rfs: Rootfs, dest: str, opts) -> None:
+    if not (opts.propagation or opts.rec_set or opts.rec_clr):
+        return
+    fd = rfs.open(dest)
+    try:
+        for pf in opts.propagation:
+            sc.mount(None, fdpath(fd), None, pf, context=f"propagation of {dest}")
+        if opts.rec_set or opts.rec_clr:
+            sc.mount_setattr(fd, opts.rec_set, opts.rec_clr, True, context=dest)
+    finally:
+        os.close(fd)
+
+
+def _locked_flags(path: str) -> int:
+    """Flags of the mount at `path` a remount must keep (in a user namespace
+    the kernel refuses to clear nosuid/nodev/noexec/ro/atime locked by the
+    parent namespace)."""
+    sv = os.statvfs(path)
+    keep = 0
+    for st_flag, ms_flag in ((1, sc.MS_RDONLY), (2, sc.MS_NOSUID), (4, sc.MS_NODEV), (8, sc.MS_NOEXEC),
+                             (1024, sc.MS_NOATIME), (2048, sc.MS_NODIRATIME), (4096, sc.MS_RELATIME)):
+        if sv.f_flag & st_flag:
+            keep |= ms_flag
+    return keep
+
+
+def _remount(rfs: Rootfs, dest: str, flags: int) -> None:
+    fd = rfs.open(dest)
+    try:
+        p = fdpath(fd)
+        keep = _locked_flags(p) & (sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+        sc.mount(None, p, None, sc.MS_BIND | sc.MS_REMOUNT | flags | keep, context=f"remount {dest}")
+    finally:
+        os.close(fd)
+
+
+def _mount_cgroup(rfs: Rootfs, dest: str, opts) -> None:
+    """Give the container a read-only (by default) view of its own cgroups:
+    a tmpfs at dest with one bind per host hierarchy, of the cgroup this
+    process is in (runc's approach on v1/hybrid), or a bind of the cgroup2
+    directory on a pure v2 host."""
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            own[ctrls] = path
+    hier = []  # (mountpoint, fstype, root, super options)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = pre.split()
+            fstype, _src, sopts = post.split()[:3]
+            if fstype in ("cgroup", "cgroup2") and fields[4].startswith("/sys/fs/cgroup"):
+                hier.append((fields[4], fstype, fields[3], sopts))
+    flags = opts.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
+    v2_only = len(hier) == 1 and hier[0][1] == "cgroup2" and hier[0][0] == "/sys/fs/cgroup"
+    if v2_only:
+        os.close(rfs.mkdir_all(dest))
+        fd = rfs.open(dest)
+        try:
+            sc.mount("/sys/fs/cgroup" + own.get("", "/"), fdpath(fd), None, sc.MS_BIND | sc.MS_REC,
+                     context="bind cgroup2")
+        finally:
+            os.close(fd)
+        if flags:
+            _remount(rfs, dest, flags)
+        return
+    fd = rfs.mkdir_all(dest)
+    try:
+        sc.mount("tmpfs", fdpath(fd), "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755",
+                 context="tmpfs for cgroups")
+    finally:
+        os.close(fd)
+    for mp, fstype, mroot, sopts in hier:
+        name = mp[len("/sys/fs/cgroup"):].strip("/")
+        if not name:
+            continue
+        if fstype == "cgroup2":
+            key = ""
+        else:
+            key = next((k for k in own if k and set(k.split(",")) <= set(sopts.split(",")) | {""}
+                        and all(c in sopts.split(",") for c in k.split(","))), None)
+            if key is None:
+                continue
+        sub = own.get(key, "/")
+        rel = os.path.relpath(sub, mroot) if mroot != "/" else sub.lstrip("/")
+        src = os.path.join(mp, rel) if not rel.startswith("..") else mp
+        sub_dest = dest.rstrip("/") + "/" + name
+        os.close(rfs.mkdir_all(sub_dest))
+        fd = rfs.open(sub_dest)
+        try:
+            sc.mount(src, fdpath(fd), None, sc.MS_BIND | sc.MS_REC, context=f"bind cgroup {name}")
+        finally:
+            os.close(fd)
+        _remount(rfs, sub_dest, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    if flags & sc.MS_RDONLY:
+        _remount(rfs, dest, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+
+
+# --- devices -------------------------------------------------------------------
+def _dev_num(t: str) -> int:
+    return {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[t]
+
+
+def create_device(rfs: Rootfs, path: str, t: str, major: int, minor: int, mode: int, uid: int, gid: int,
+                  bind_host: bool) -> None:
+    parent, name = _split(path)
+    dfd = rfs.mkdir_all(parent)
+    try:
+        want = _dev_num(t)
+        dev = os.makedev(major, minor) if t != "p" else 0
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            if (stat.S_IFMT(st.st_mode) == want and (t == "p" or st.st_rdev == dev)) and not bind_host:
+                _fix(dfd, name, mode, uid, gid)
+                return
+            if stat.S_ISDIR(st.st_mode):
+                raise SysError(21, "create device", path)
+            if not bind_host or not stat.S_ISREG(st.st_mode):
+                os.unlink(name, dir_fd=dfd)  # inside the rootfs only; never followed
+        except FileNotFoundError:
+            pass
+        if bind_host:
+            # in a user namespace mknod is refused: bind the host's node
+            if not os.path.lexists(f"{fdpath(dfd)}/{name}"):
+                os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dfd))
+            fd = sc.openat2(dfd, name, os.O_PATH, _RES)
+            try:
+                sc.mount(path, fdpath(fd), None, sc.MS_BIND, context=f"bind device {path}")
+            finally:
+                os.close(fd)
+            return
+        try:
+            os.mknod(name, want | (mode & 0o7777), dev, dir_fd=dfd)
+        except OSError as e:
+            raise SysError(e.errno, "mknod", path) from None
+        _fix(dfd, name, mode, uid, gid)
+    finally:
+        os.close(dfd)
+
+
+def _fix(dfd: int, name: str, mode: int, uid: int, gid: int) -> None:
+    # mknod's mode went through the umask, and it is owned by us: fix both,
+    # on this very entry (no symlink following)
+    fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+    try:
+        os.chmod(fdpath(fd), mode & 0o7777)
+        os.chown(fdpath(fd), uid, gid)
+    finally:
+        os.close(fd)
+
+
+def setup_dev(plan, rfs: Rootfs) -> None:
+    bind_host = plan.userns_new
+    declared = {d["path"] for d in plan.devices}
+    for path, t, ma, mi in DEFAULT_DEVICES:
+        if path in declared:
+            continue
+        create_device(rfs, path, t, ma, mi, 0o666, 0, 0, bind_host)
+    for d in plan.devices:
+        create_device(rfs, d["path"], d["type"], d.get("major", 0), d.get("minor", 0),
+                      d.get("fileMode", 0o666), d.get("uid", 0), d.get("gid", 0), bind_host)
+    dfd = rfs.mkdir_all("/dev")
+    try:
+        links = list(DEV_SYMLINKS)
+        if os.path.exists("/proc/kcore"):
+            links.append(("/proc/kcore", "/dev/core"))
+        if rfs.exists("/dev/pts/ptmx"):
+            links.append(("pts/ptmx", "/dev/ptmx"))
+        for target, link in links:
+            name = link[len("/dev/"):]
+            try:
+                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+                    os.unlink(name, dir_fd=dfd)
+                else:
+                    continue
+            except FileNotFoundError:
+                pass
+            os.symlink(target, name, dir_fd=dfd)
+    finally:
+        os.close(dfd)
+
+
+# --- masks and read-only paths ---------------------------------------------------
+def open_host_devnull() -> int:
+    fd = os.open("/dev/null", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        os.close(fd)
+        raise OcipyError("/dev/null on the host is not the null device: refusing to mask with it")
+    return fd
+
+
+def mask_paths(plan, rfs: Rootfs, devnull_fd: int) -> None:
+    for path in plan.masked:
+        try:
+            fd = rfs.open(path)
+        except SysError as e:
+            if e.errno in (2, 20):
+                continue
+            raise OcipyError(f"config.json: linux.maskedPaths: {path}: {e}") from None
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                sc.mount("tmpfs", fdpath(fd), "tmpfs", sc.MS_RDONLY, None, context=f"mask {path}")
+            else:
+                sc.mount(fdpath(devnull_fd), fdpath(fd), None, sc.MS_BIND, context=f"mask {path}")
+        except SysError as e:
+            raise OcipyError(f"config.json: linux.maskedPaths: {path}: {e}") from None
+        finally:
+            os.close(fd)
+
+
+def readonly_paths(plan, rfs: Rootfs) -> None:
+    for path in plan.readonly_paths:
+        try:
+            fd = rfs.open(path)
+        except SysError as e:
+            if e.errno in (2, 20):
+                continue
+            raise OcipyError(f"config.json: linux.readonlyPaths: {path}: {e}") from None
+        try:
+            sc.mount(fdpath(fd), fdpath(fd), None, sc.MS_BIND | sc.MS_REC, context=f"bind {path}")
+        except SysError as e:
+            raise OcipyError(f"config.json: linux.readonlyPaths: {path}: {e}") from None
+        finally:
+            os.close(fd)
+        try:
+            _remount(rfs, path, sc.MS_RDONLY | sc.MS_REC)
+        except SysError as e:
+            raise OcipyError(f"config.json: linux.readonlyPaths: {path}: {e}") from None
+
+
+def remount_root_readonly(rfs: Rootfs) -> None:
+    keep = _locked_flags(rfs.path) & (sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    sc.mount(None, rfs.path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | keep,
+             context="remount root read-only")
+
+
+def pivot(plan) -> None:
+    """Make the rootfs '/', leaving nothing of the host mounted inside."""
+    if plan.no_pivot:
+        os.chdir(plan.rootfs)
+        sc.mount(plan.rootfs, "/", None, sc.MS_MOVE, context="move rootfs to /")
+        os.chroot(".")
+        os.chdir("/")
+        return
+    new = os.open(plan.rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(new)
+        sc.pivot_root(".", ".")
+        # the old root is now stacked under '.': detach it, slave first so
+        # the unmount cannot propagate to the host
+        os.fchdir(old)
+        sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC, context="old root")
+        sc.umount2(".", sc.MNT_DETACH)
+        os.chdir("/")
+    finally:
+        os.close(new)
+        os.close(old)

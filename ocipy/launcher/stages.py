@@ -1,0 +1,383 @@
+"""The launcher: the stages of `create`, each in its own process.
+
+  stage 0  the CLI (`ocipy create`/`run`): host root, all privileges.
+           Validates and plans (launcher.plan), claims <root>/<id> (mkdir:
+           of two creates with one id exactly one wins), makes exec.fifo,
+           forks stage 1, answers its requests, records the init's pid and
+           start time, writes state "created" and --pid-file, sends `ack`.
+  stage 1  intermediate, host pid namespace, all privileges; dies with
+           stage 0 (PDEATHSIG). Joins namespaces given by path (user first),
+           unshares a user namespace and waits for stage 0 to write its id
+           maps, unshares the other new namespaces (pid and time apply to
+           children only, hence this stage), writes time offsets, forks the
+           init, reports its pid, exits.
+  stage 2  init: pid 1 of the new pid namespace, full capabilities inside
+           its user namespace. Sets up the rootfs (launcher.rootfs) and the
+           process (launcher.process), reports `ready`, waits for `ack`
+           (EOF: stage 0 died, so exit), then blocks opening exec.fifo until
+           `start`, closes every fd it must not pass on and execs the user's
+           program. Any error travels back to stage 0 as one line.
+
+Messages: launcher.channel. Only this module forks.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from ocipy import state as st
+from ocipy.errors import OcipyError
+from ocipy.launcher import channel
+
+
+class Created:
+    """What create hands back (to `run`)."""
+
+    __slots__ = ("container", "pid", "console")
+
+    def __init__(self, container, pid: int, console: int = -1) -> None:
+        self.container, self.pid, self.console = container, pid, console
+
+
+def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_socket: str = "",
+           no_pivot: bool = False, preserve_fds: int = 0, subreaper: bool = False,
+           own_console: bool = False) -> Created:
+    """Stage 0. With own_console (a foreground `run`), a terminal without
+    --console-socket is allowed: the pty master comes back to us over a
+    socketpair, in Created.console."""
+    from ocipy.launcher import plan as planmod
+    from ocipy.spec.load import load_bundle
+
+    st.validate_id(cid)
+    config, bundle, rootfs = load_bundle(bundle)
+    plan = planmod.build(config, bundle, rootfs, cid, no_pivot=no_pivot, preserve_fds=preserve_fds)
+    if plan.terminal and not console_socket and not own_console:
+        raise OcipyError("config.json: process.terminal is true: --console-socket is required "
+                         "(or set terminal to false)")
+    if not plan.terminal and console_socket:
+        raise OcipyError("--console-socket given but config.json: process.terminal is false")
+    console_fd = our_console = -1
+    if console_socket:
+        console_fd = _connect_console(console_socket)
+    elif plan.terminal:
+        import socket
+
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        our_console, console_fd = a.detach(), b.detach()
+
+    try:
+        os.makedirs(root, 0o700, exist_ok=True)
+    except OSError as e:
+        raise OcipyError(f"--root {root}: {os.strerror(e.errno)}") from None
+    c = st.Container(root, cid)
+    try:
+        os.mkdir(c.dir, 0o711)
+    except FileExistsError:
+        raise OcipyError(f'container "{cid}" already exists') from None
+    except OSError as e:
+        raise OcipyError(f"{c.dir}: {os.strerror(e.errno)}") from None
+
+    init_pid = 0
+    parent = child = None
+    try:
+        c.state = {
+            "ociVersion": config.get("ociVersion", ""),
+            "id": cid,
+            "pid": 0,
+            "status": st.CREATING,
+            "bundle": bundle,
+            "rootfs": rootfs,
+            "created": st.now_rfc3339(),
+            "init_start": 0,
+            "annotations": config.get("annotations") or {},
+            "new_pidns": bool(plan.ns_new & 0x20000000),
+        }
+        c.save()
+        fifo = os.path.join(c.dir, st.FIFO)
+        os.mkfifo(fifo, 0o622)
+        os.chmod(fifo, 0o622)  # not what the umask left: the init may run as any uid
+        fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        parent, child = channel.pair()
+        # keep our own fds clear of the range --preserve-fds hands on
+        low = 3 + preserve_fds
+        child.rfd, child.wfd = _above(child.rfd, low), _above(child.wfd, low)
+        fifo_fd = _above(fifo_fd, low)
+        if console_fd >= 0:
+            console_fd = _above(console_fd, low)
+        if subreaper:
+            from ocipy.syscalls import set_subreaper
+
+            set_subreaper()
+        _preload(plan)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid1 = os.fork()
+        if pid1 == 0:
+            _child_main(parent, child, plan, fifo_fd, console_fd)  # never returns
+        child.close()
+        os.close(fifo_fd)
+        if console_fd >= 0:
+            os.close(console_fd)
+        init_pid = _parent_loop(parent, pid1, plan, c)
+        if pid_file:
+            st.write_atomic(os.path.abspath(pid_file), str(init_pid), 0o644)
+        c.state["status"] = st.CREATED
+        c.save()
+        parent.send("ack")
+        parent.close()
+        return Created(c, init_pid, our_console)
+    except BaseException:
+        if our_console >= 0:
+            os.close(our_console)
+        if init_pid:
+            _kill_and_reap(init_pid)
+        if parent is not None:
+            parent.close()
+        c.remove_dir()
+        raise
+
+
+def _preload(plan) -> None:
+    """Import now what stages 1 and 2 need: once they are in a user
+    namespace or another mount namespace, the interpreter's own files (under
+    a 0700 /root, say) may be out of reach."""
+    import fcntl  # noqa: F401
+    import resource  # noqa: F401
+    import struct  # noqa: F401
+    import _signal  # noqa: F401
+
+    import ocipy.launcher.process  # noqa: F401
+    import ocipy.launcher.rootfs  # noqa: F401
+    import ocipy.spec.env  # noqa: F401
+    import ocipy.syscalls  # noqa: F401
+
+    if plan.terminal:
+        import socket  # noqa: F401
+
+
+def _above(fd: int, low: int) -> int:
+    if fd >= low:
+        return fd
+    import fcntl
+
+    nfd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
+    os.close(fd)
+    return nfd
+
+
+def _connect_console(path: str) -> int:
+    import socket
+
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise OcipyError(f"--console-socket {path}: {os.strerror(e.errno) if e.errno else e}") from None
+    return s.detach()
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        return
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _parent_loop(ch: channel.Channel, stage1: int, plan, c) -> int:
+    """Stage 0's side of the protocol; returns the init's host pid."""
+    init_pid = 0
+    stage1_reaped = False
+    try:
+        while True:
+            kind, payload = ch.recv()
+            if kind == "userns":
+                _write_id_maps(stage1, plan)
+                ch.send("mapped")
+            elif kind == "pid":
+                init_pid = int(payload)
+                os.waitpid(stage1, 0)
+                stage1_reaped = True
+                started = st.proc_start_time(init_pid)
+                c.state["pid"] = init_pid
+                c.state["init_start"] = started[0] if started else 0
+                c.save()
+            elif kind == "ready":
+                if not init_pid:
+                    raise OcipyError("internal error: init ready before its pid was known")
+                return init_pid
+            elif kind == "warn":
+                from ocipy import log
+
+                log.warn(payload)
+            elif kind == "error":
+                raise OcipyError(payload)
+            else:  # eof or garbage: the child died without a word
+                why = _exit_reason(stage1 if not stage1_reaped else init_pid)
+                raise OcipyError(f"container init exited unexpectedly{why}")
+    except BaseException:
+        if not stage1_reaped:
+            _kill_and_reap(stage1)
+        raise
+
+
+def _exit_reason(pid: int) -> str:
+    try:
+        _, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return ""
+    if os.WIFSIGNALED(status):
+        return f" (killed by signal {os.WTERMSIG(status)})"
+    if os.WIFEXITED(status):
+        return f" (exit status {os.WEXITSTATUS(status)})"
+    return ""
+
+
+def _write_id_maps(pid: int, plan) -> None:
+    for name, data in (("uid_map", plan.uid_map), ("gid_map", plan.gid_map)):
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(data)
+        except OSError as e:
+            field = "uidMappings" if name == "uid_map" else "gidMappings"
+            raise OcipyError(f"config.json: linux.{field}: writing {name}: {os.strerror(e.errno)}") from None
+
+
+# --- child side ------------------------------------------------------------------
+def _child_main(parent, ch, plan, fifo_fd: int, console_fd: int) -> None:
+    """Stage 1, then (in its child) stage 2. Never returns."""
+    code = 1
+    try:
+        os.close(parent.rfd)
+        os.close(parent.wfd)
+        _stage1(ch, plan, fifo_fd, console_fd)
+        code = 0
+    except BaseException as e:  # noqa: BLE001 - everything must reach stage 0
+        _report(ch, e)
+    finally:
+        os._exit(code)
+
+
+def _report(ch, e: BaseException) -> None:
+    if isinstance(e, OcipyError):
+        msg = str(e)
+    elif isinstance(e, OSError):
+        msg = f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
+    else:
+        msg = f"internal error: {type(e).__name__}: {e}"
+    try:
+        ch.send("error", msg)
+    except OSError:  # after `ack` nobody listens: the container's stderr is all we have
+        try:
+            os.write(2, f"ocipy: {msg}\n".encode())
+        except OSError:
+            pass
+
+
+def _stage1(ch, plan, fifo_fd: int, console_fd: int) -> None:
+    from ocipy import syscalls as sc
+
+    sc.set_pdeathsig(9)
+    if os.getppid() == 1:
+        os._exit(1)
+    # join namespaces given by path: the user namespace first, so that the
+    # others are joined with the credentials of their owner
+    joins = sorted(plan.ns_join, key=lambda j: j[0] != "user")
+    for t, fd, path in joins:
+        try:
+            sc.setns(fd, sc.NAMESPACES[t][0], context=f"{t} namespace {path}")
+        except OcipyError as e:
+            raise OcipyError(f"config.json: linux.namespaces: {e}") from None
+        os.close(fd)
+    new = plan.ns_new
+    if plan.userns_new:
+        sc.unshare(sc.CLONE_NEWUSER)
+        ch.send("userns")
+        ch.expect("mapped")
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+        new &= ~sc.CLONE_NEWUSER
+    if new:
+        sc.unshare(new)
+    if plan.time_offsets:
+        _write_time_offsets(plan.time_offsets)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            _stage2(ch, plan, fifo_fd, console_fd)
+        except BaseException as e:  # noqa: BLE001
+            _report(ch, e)
+        finally:
+            os._exit(code)
+    ch.send("pid", str(pid))
+
+
+def _write_time_offsets(offsets: dict) -> None:
+    lines = []
+    for clock in ("monotonic", "boottime"):
+        o = offsets.get(clock)
+        if o:
+            lines.append(f"{clock} {o.get('secs', 0)} {o.get('nanosecs', 0)}")
+    if not lines:
+        return
+    try:
+        with open("/proc/self/timens_offsets", "w") as f:
+            f.write("\n".join(lines) + "\n")
+    except OSError as e:
+        raise OcipyError(f"config.json: linux.timeOffsets: {os.strerror(e.errno)}") from None
+
+
+def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
+    from ocipy import syscalls as sc
+    from ocipy.launcher import process, rootfs
+
+    os.setsid()
+    # host fds we need after pivot_root: our fd table through the host /proc
+    procfd_dir = os.open("/proc/self/fd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    devnull = rootfs.open_host_devnull()
+    rfs = rootfs.prepare_root(plan, [])
+    rootfs.do_mounts(plan, rfs)
+    if plan.setup_dev:
+        rootfs.setup_dev(plan, rfs)
+    for rel, val in plan.sysctl:
+        try:
+            with open("/proc/sys/" + rel, "w") as f:
+                f.write(val)
+        except OSError as e:
+            raise OcipyError(f"config.json: linux.sysctl: {rel.replace('/', '.')}: {os.strerror(e.errno)}") from None
+    if plan.hostname:
+        sc.sethostname(plan.hostname)
+    if plan.domainname:
+        sc.setdomainname(plan.domainname)
+    if plan.net_new:
+        sc.loopback_up()
+    if plan.terminal:
+        process.setup_terminal(plan, rfs, console_fd)
+        os.close(console_fd)
+    os.close(rfs.mkdir_all(plan.cwd))
+    rootfs.mask_paths(plan, rfs, devnull)
+    rootfs.readonly_paths(plan, rfs)
+    if plan.root_readonly:
+        rootfs.remount_root_readonly(rfs)
+    process.set_oom_score_adj(plan)
+    process.set_rlimits(plan)
+    os.close(devnull)
+    os.close(rfs.fd)
+    rootfs.pivot(plan)
+    try:
+        os.chdir(plan.cwd)
+    except OSError as e:
+        raise OcipyError(f"config.json: process.cwd: {plan.cwd}: {os.strerror(e.errno)}") from None
+    process.set_credentials(plan, lambda msg: ch.send("warn", msg))
+    path = process.find_executable(plan)
+    ch.send("ready")
+    if ch.recv()[0] != "ack":
+        os._exit(1)  # stage 0 is gone: create failed or was killed
+    ch.close()
+    process.wait_for_start(fifo_fd, procfd_dir)
+    process.exec_process(plan, path, plan.preserve_fds)

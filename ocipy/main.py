@@ -1,0 +1,82 @@
+"""The CLI's entry point and dispatcher: the hot path of every operation.
+
+`main()` parses argv with the lean parser generated from the typer app
+(ocipy.cli.parse), then `dispatch()` imports only the one command module it
+needs. --help/--version go to the typer app itself (ocipy.cli.app): slow,
+rich, and never on a client's path. Nothing here may import typer, pydantic,
+typing, re or json (tests/unit/test_hotpath_imports.py checks).
+"""
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    from ocipy.errors import OcipyError
+
+    if argv is None:
+        argv = sys.argv[1:]
+    from ocipy.cli.parse import parse
+
+    try:
+        p = parse(argv)
+    except OcipyError as e:
+        from ocipy import log
+
+        _early_log_config(argv)
+        log.error(str(e))
+        sys.exit(e.exit_code)
+    if p is None:
+        from ocipy.cli.app import run_typer
+
+        run_typer(argv)
+        return
+    sys.exit(dispatch(p.command, p.g, p.params))
+
+
+def _early_log_config(argv: list[str]) -> None:
+    """Best effort: honour --log/--log-format even when parsing failed."""
+    from ocipy import log
+
+    path, fmt = "", "text"
+    for i, a in enumerate(argv):
+        if a in ("--log", "--log-format") and i + 1 < len(argv):
+            if a == "--log":
+                path = argv[i + 1]
+            else:
+                fmt = argv[i + 1]
+        elif a.startswith("--log="):
+            path = a[6:]
+        elif a.startswith("--log-format="):
+            fmt = a[13:]
+    log.configure(path, fmt, False)
+
+
+def dispatch(command: str, g: dict, params: dict) -> int:
+    """Run one command; every user-facing failure is one line, never a traceback."""
+    from ocipy import log
+    from ocipy.errors import OcipyError
+
+    log.configure(g.get("log") or "", g.get("log_format") or "text", bool(g.get("debug")))
+    name = "list_" if command == "list" else command
+    try:
+        mod = __import__(f"ocipy.commands.{name}", fromlist=["run"])
+        return mod.run(g, params)
+    except OcipyError as e:
+        log.error(str(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as e:  # a bug of ours: still one line, traceback only with --debug
+        log.error(f"internal error: {type(e).__name__}: {e}")
+        if g.get("debug"):
+            import traceback
+
+            traceback.print_exc()
+        return 1
+
+
+if __name__ == "__main__":
+    main()

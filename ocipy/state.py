@@ -1,0 +1,237 @@
+"""Container state: where it lives, its status machine, its lock.
+
+Layout under --root (default /run/ocipy), one directory per container:
+
+    <root>/<id>/state.json   written tmp-file-and-rename, never in place
+    <root>/<id>/exec.fifo    exists from create until start (the init blocks
+                             opening it for writing; `start` opens it to read)
+
+The saved state records the init's pid AND its start time (field 22 of
+/proc/<pid>/stat), so a pid reused by another process is never taken for the
+container. The live status is derived, not trusted from disk:
+
+    no state.json yet, or saved "creating"  -> creating
+    init gone / zombie / other start time   -> stopped
+    init alive and exec.fifo present        -> created
+    init alive, no fifo                     -> running
+
+Transitions allowed per command live in one table (ALLOWED) below.
+Every mutation (create, start, delete, later pause/resume/update) holds the
+per-container lock: flock on the container directory itself.
+
+Hot path: imports only os/fcntl and ocipy modules (no json, re, typing).
+"""
+from __future__ import annotations
+
+import os
+
+from ocipy import jsonlite
+from ocipy.errors import NotFound, OcipyError, StateError
+
+CREATING = "creating"
+CREATED = "created"
+RUNNING = "running"
+PAUSED = "paused"
+STOPPED = "stopped"
+
+# command -> statuses in which it may act (the status machine in one place)
+ALLOWED = {
+    "start": (CREATED,),
+    "kill": (CREATED, RUNNING, PAUSED),
+    "delete": (STOPPED,),  # --force: any
+    "pause": (RUNNING, CREATED),
+    "resume": (PAUSED,),
+    "exec": (CREATED, RUNNING),
+}
+
+STATE_FILE = "state.json"
+FIFO = "exec.fifo"
+
+
+def validate_id(cid: str) -> None:
+    """runc's rule: [\\w+-\\.]+, and not '.' or '..' (ids become directory
+    names under --root, so anything else could escape it)."""
+    if not cid:
+        raise OcipyError("container id cannot be empty")
+    if cid in (".", "..") or len(cid) > 1024:
+        raise OcipyError(f'invalid container id "{cid}"')
+    for ch in cid:
+        if not (ch.isascii() and (ch.isalnum() or ch in "_+-.")):
+            raise OcipyError(f'invalid container id "{cid}": only letters, digits and _ + - . are allowed')
+
+
+def now_rfc3339() -> str:
+    """UTC time like Go's RFC3339Nano (runc's `created`)."""
+    import time
+
+    ns = time.time_ns()
+    t = time.gmtime(ns // 1_000_000_000)
+    frac = ns % 1_000_000_000
+    base = "%04d-%02d-%02dT%02d:%02d:%02d" % t[:6]
+    if frac:
+        return base + ("." + "%09d" % frac).rstrip("0") + "Z"
+    return base + "Z"
+
+
+def proc_start_time(pid: int) -> tuple[int, str] | None:
+    """(start time in clock ticks, state letter) of a process, or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # comm may contain spaces and ')': split after the last ')'
+    rest = data[data.rindex(b")") + 2 :].split()
+    return int(rest[19]), rest[0].decode()
+
+
+def write_atomic(path: str, data: str | bytes, mode: int = 0o600) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data.encode() if isinstance(data, str) else data)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+class Container:
+    """A container's on-disk state and its derived live status."""
+
+    __slots__ = ("root", "id", "dir", "state", "_lockfd")
+
+    def __init__(self, root: str, cid: str) -> None:
+        self.root = root
+        self.id = cid
+        self.dir = os.path.join(root, cid)
+        self.state: dict | None = None
+        self._lockfd = -1
+
+    # -- loading ----------------------------------------------------------
+    @classmethod
+    def load(cls, root: str, cid: str) -> "Container":
+        validate_id(cid)
+        c = cls(root, cid)
+        if not c.reload():
+            raise NotFound(f'container "{cid}" does not exist')
+        return c
+
+    def reload(self) -> bool:
+        """Read state.json; False if the container directory is gone."""
+        try:
+            with open(os.path.join(self.dir, STATE_FILE), "rb") as f:
+                self.state = jsonlite.loads(f.read())
+        except FileNotFoundError:
+            if not os.path.isdir(self.dir):
+                return False
+            self.state = None  # a create in progress, or killed before writing state
+        except (ValueError, OSError) as e:
+            raise OcipyError(f"{self.dir}/{STATE_FILE}: unreadable state: {e}") from None
+        return True
+
+    def save(self) -> None:
+        write_atomic(os.path.join(self.dir, STATE_FILE), jsonlite.dumps(self.state))
+
+    # -- status -----------------------------------------------------------
+    @property
+    def pid(self) -> int:
+        return (self.state or {}).get("pid") or 0
+
+    def init_alive(self) -> bool:
+        """Is the recorded init still the same, living process?"""
+        pid = self.pid
+        if pid <= 0:
+            return False
+        st = proc_start_time(pid)
+        return st is not None and st[1] not in ("Z", "X") and st[0] == self.state.get("init_start")
+
+    def status(self) -> str:
+        s = self.state
+        if s is None:
+            return CREATING
+        if s.get("status") == CREATING:
+            return CREATING
+        if not self.init_alive():
+            return STOPPED
+        if os.path.lexists(os.path.join(self.dir, FIFO)):
+            return CREATED
+        if s.get("paused") and _frozen(s):
+            return PAUSED
+        return RUNNING
+
+    def require(self, command: str, force: bool = False) -> str:
+        st = self.status()
+        if force or st in ALLOWED[command]:
+            return st
+        allowed = " or ".join(ALLOWED[command])
+        raise StateError(f'cannot {command} container "{self.id}": it is {st}, not {allowed}')
+
+    def oci_state(self, status: str | None = None) -> dict:
+        """The state as runc's `state` prints it (OCI state + created/owner)."""
+        s = self.state or {}
+        st = status or self.status()
+        d = {
+            "ociVersion": s.get("ociVersion", "1.3.0"),
+            "id": self.id,
+            "pid": self.pid if st in (CREATED, RUNNING, PAUSED, CREATING) else 0,
+            "status": st,
+            "bundle": s.get("bundle", ""),
+            "rootfs": s.get("rootfs", ""),
+            "created": s.get("created", ""),
+        }
+        if s.get("annotations"):
+            d["annotations"] = s["annotations"]
+        d["owner"] = ""
+        return d
+
+    # -- locking ----------------------------------------------------------
+    def lock(self) -> None:
+        """Exclusive per-container lock (flock on the directory). After
+        waiting for it, re-read: the holder may have deleted the container."""
+        import fcntl
+
+        try:
+            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NotFound(f'container "{self.id}" does not exist') from None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._lockfd = fd
+        if os.fstat(fd).st_nlink == 0 or not self.reload():
+            self.unlock()
+            raise NotFound(f'container "{self.id}" does not exist')
+
+    def unlock(self) -> None:
+        if self._lockfd >= 0:
+            os.close(self._lockfd)
+            self._lockfd = -1
+
+    # -- removal ----------------------------------------------------------
+    def remove_dir(self) -> None:
+        """Remove the state directory (files only: it never holds mounts)."""
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return
+        for n in names:
+            try:
+                os.unlink(os.path.join(self.dir, n))
+            except FileNotFoundError:
+                pass
+        try:
+            os.rmdir(self.dir)
+        except FileNotFoundError:
+            pass
+
+
+def _frozen(s: dict) -> bool:
+    """Whether the container's freezer says frozen (cgroups issue fills
+    this in; without a cgroup there is no pause)."""
+    return False
+
+
+def list_ids(root: str) -> list[str]:
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if not n.startswith(".") and os.path.isdir(os.path.join(root, n)))

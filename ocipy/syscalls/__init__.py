@@ -1,0 +1,270 @@
+"""The one home of ctypes and raw syscalls in ocipy.
+
+Everything that talks to the kernel beyond what the `os` module offers goes
+through here, and every failure becomes a SysError carrying errno, the
+operation and its context ("mount proc on /proc: Operation not permitted").
+
+Python 3.11 has no os.unshare/os.setns and no os at all for mount,
+pivot_root, openat2 or capset; the small wrappers that exist on PyPI
+(python-unshare, python-prctl, ...) are stale or cover one call each, so this
+module wraps libc directly. `import ctypes` costs a few ms, so only the
+create/exec paths import this package; state/kill/delete/list never do.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+
+from ocipy.errors import SysError
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+
+# --- constants (Linux UAPI) --------------------------------------------------
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+CLONE_NEWTIME = 0x00000080
+
+# namespace type in the spec -> (clone flag, /proc/self/ns name)
+NAMESPACES = {
+    "pid": (CLONE_NEWPID, "pid"),
+    "network": (CLONE_NEWNET, "net"),
+    "mount": (CLONE_NEWNS, "mnt"),
+    "ipc": (CLONE_NEWIPC, "ipc"),
+    "uts": (CLONE_NEWUTS, "uts"),
+    "user": (CLONE_NEWUSER, "user"),
+    "cgroup": (CLONE_NEWCGROUP, "cgroup"),
+    "time": (CLONE_NEWTIME, "time"),
+}
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_NOATIME = 0x400
+MS_NODIRATIME = 0x800
+MS_BIND = 0x1000
+MS_MOVE = 0x2000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+MNT_DETACH = 2
+
+O_PATH = 0o10000000
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+NS_GET_NSTYPE = 0xB703
+
+_ARCH_SYSCALLS = {
+    # name: (x86_64, aarch64)
+    "pivot_root": (155, 41),
+}
+_MACHINE = os.uname().machine
+_ARCH_INDEX = 1 if _MACHINE in ("aarch64", "arm64") else 0
+SYS_openat2 = 437  # same number on every architecture (added after 5.x unification)
+SYS_close_range = 436
+SYS_mount_setattr = 442
+
+
+def _err(op: str, context: str = "") -> SysError:
+    return SysError(ctypes.get_errno(), op, context)
+
+
+def _enc(s: str | bytes | None) -> bytes | None:
+    if s is None or isinstance(s, bytes):
+        return s
+    return os.fsencode(s)
+
+
+# --- namespaces ---------------------------------------------------------------
+def unshare(flags: int) -> None:
+    if _libc.unshare(flags) != 0:
+        raise _err("unshare", _ns_names(flags))
+
+
+def setns(fd: int, nstype: int, context: str = "") -> None:
+    if _libc.setns(fd, nstype) != 0:
+        raise _err("setns", context)
+
+
+def _ns_names(flags: int) -> str:
+    return ",".join(k for k, (f, _) in NAMESPACES.items() if flags & f)
+
+
+def ns_type(fd: int) -> int:
+    """The CLONE_NEW* type of an open namespace file (ioctl NS_GET_NSTYPE);
+    raises SysError(ENOTTY) if fd is not a namespace file."""
+    import fcntl
+
+    try:
+        return fcntl.ioctl(fd, NS_GET_NSTYPE)
+    except OSError as e:
+        raise SysError(e.errno, "NS_GET_NSTYPE") from None
+
+
+# --- mounts -------------------------------------------------------------------
+def mount(source, target, fstype, flags: int = 0, data=None, context: str = "") -> None:
+    if _libc.mount(_enc(source), _enc(target), _enc(fstype), ctypes.c_ulong(flags), _enc(data)) != 0:
+        raise _err("mount", context or f"{source} on {target}")
+
+
+def umount2(target, flags: int = 0) -> None:
+    if _libc.umount2(_enc(target), flags) != 0:
+        raise _err("umount", str(target))
+
+
+def pivot_root(new_root, put_old) -> None:
+    nr = _ARCH_SYSCALLS["pivot_root"][_ARCH_INDEX]
+    if _syscall(nr, _enc(new_root), _enc(put_old)) != 0:
+        raise _err("pivot_root", str(new_root))
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+
+
+def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool, context: str = "") -> None:
+    """Change mount attributes of the mount at fd (recursively): used for the
+    spec's recursive options (rro, rnosuid...)."""
+    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    if _syscall(SYS_mount_setattr, fd, b"", flags, ctypes.byref(attr), ctypes.sizeof(attr)) != 0:
+        raise _err("mount_setattr", context)
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
+    """openat2(2): the kernel resolves `path` under `dirfd` with `resolve`
+    (RESOLVE_IN_ROOT: symlinks and '..' can never leave dirfd). Raises
+    SysError; .errno tells ENOENT/ELOOP/EXDEV apart."""
+    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    fd = _syscall(SYS_openat2, dirfd, _enc(path), ctypes.byref(how), ctypes.sizeof(how))
+    if fd < 0:
+        raise _err("openat2", path)
+    return fd
+
+
+def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+    if _syscall(SYS_close_range, ctypes.c_uint(first), ctypes.c_uint(last), ctypes.c_uint(flags)) != 0:
+        raise _err("close_range")
+
+
+# --- identity, processes ------------------------------------------------------
+def sethostname(name: str) -> None:
+    b = name.encode()
+    if _libc.sethostname(b, len(b)) != 0:
+        raise _err("sethostname", repr(name))
+
+
+def setdomainname(name: str) -> None:
+    b = name.encode()
+    if _libc.setdomainname(b, len(b)) != 0:
+        raise _err("setdomainname", repr(name))
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0, context: str = "") -> int:
+    r = _libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(arg4), ctypes.c_ulong(arg5))
+    if r < 0:
+        raise _err("prctl", context or str(option))
+    return r
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    for i in (0, 1):
+        sh = 32 * i
+        data[i].effective = (effective >> sh) & 0xFFFFFFFF
+        data[i].permitted = (permitted >> sh) & 0xFFFFFFFF
+        data[i].inheritable = (inheritable >> sh) & 0xFFFFFFFF
+    if _libc.capset(ctypes.byref(hdr), data) != 0:
+        raise _err("capset")
+
+
+def capget() -> tuple[int, int, int]:
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    if _libc.capget(ctypes.byref(hdr), data) != 0:
+        raise _err("capget")
+    e = data[0].effective | (data[1].effective << 32)
+    p = data[0].permitted | (data[1].permitted << 32)
+    i = data[0].inheritable | (data[1].inheritable << 32)
+    return e, p, i
+
+
+def set_subreaper() -> None:
+    prctl(PR_SET_CHILD_SUBREAPER, 1, context="PR_SET_CHILD_SUBREAPER")
+
+
+def set_pdeathsig(sig: int) -> None:
+    prctl(PR_SET_PDEATHSIG, sig, context="PR_SET_PDEATHSIG")
+
+
+# --- network ------------------------------------------------------------------
+def loopback_up() -> None:
+    """Bring `lo` up in the current network namespace: one SIOCSIFFLAGS ioctl
+    (no netlink library needed for this hot path)."""
+    import fcntl
+    import struct
+
+    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+    fd = _libc.socket(2, 2 | 0o2000000, 0)  # AF_INET, SOCK_DGRAM|SOCK_CLOEXEC
+    if fd < 0:
+        raise _err("socket", "AF_INET for lo")
+    try:
+        ifr = struct.pack("16sH14x", b"lo", 0)
+        try:
+            res = fcntl.ioctl(fd, SIOCGIFFLAGS, ifr)
+            flags = struct.unpack("16sH14x", res)[1]
+            fcntl.ioctl(fd, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+        except OSError as e:
+            raise SysError(e.errno, "bring up", "lo") from None
+    finally:
+        os.close(fd)
