@@ -33,7 +33,7 @@ class Plan:
         "mounts", "setup_dev", "devices", "masked", "readonly_paths", "root_readonly", "rootfs_prop",
         "hostname", "domainname", "sysctl", "net_new", "time_offsets", "args", "env", "cwd", "uid",
         "gid", "gids", "umask", "caps", "rlimits", "nnp", "oom", "terminal", "console_size",
-        "no_pivot", "preserve_fds", "last_cap", "root_uid", "root_gid",
+        "no_pivot", "preserve_fds", "last_cap", "root_uid", "root_gid", "where",
     )
 
 
@@ -41,18 +41,19 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
           preserve_fds: int = 0) -> Plan:
     p = Plan()
     p.cid, p.bundle, p.rootfs, p.config = cid, bundle, rootfs, config
+    p.where = os.path.join(bundle, "config.json")  # errors name the file, like spec.load
     p.no_pivot, p.preserve_fds = no_pivot, preserve_fds
     linux = config.get("linux") or {}
     proc = config.get("process")
     if not proc:
-        raise ConfigError("config.json: process: required to create a container")
+        raise ConfigError(f"{p.where}: process: required to create a container")
 
     # -- namespaces ----------------------------------------------------------
     p.ns_new, p.ns_join = 0, []
     seen = set()
     for i, ns in enumerate(linux.get("namespaces") or []):
         t = ns["type"]
-        where = f"config.json: linux.namespaces[{i}]"
+        where = f"{p.where}: linux.namespaces[{i}]"
         if t in seen:
             raise ConfigError(f'{where}: namespace type "{t}" appears twice')
         seen.add(t)
@@ -77,20 +78,20 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
             raise ConfigError(f'{where}.path: {path} is not a {t} namespace')
         p.ns_join.append((t, fd, path))
     if "mount" not in seen:
-        raise ConfigError("config.json: linux.namespaces: a mount namespace is required (ocipy never mounts in the host's)")
+        raise ConfigError(f"{p.where}: linux.namespaces: a mount namespace is required (ocipy never mounts in the host's)")
     p.userns_new = bool(p.ns_new & NAMESPACES["user"][0])
     p.net_new = bool(p.ns_new & NAMESPACES["network"][0])
     p.uid_map = _idmap(linux.get("uidMappings"), "uidMappings")
     p.gid_map = _idmap(linux.get("gidMappings"), "gidMappings")
     if p.userns_new and (not p.uid_map or not p.gid_map):
-        raise ConfigError("config.json: linux.uidMappings/gidMappings: required with a new user namespace")
+        raise ConfigError(f"{p.where}: linux.uidMappings/gidMappings: required with a new user namespace")
     if (p.uid_map or p.gid_map) and not p.userns_new:
-        raise ConfigError("config.json: linux.uidMappings: mappings need a new user namespace (linux.namespaces has none without path)")
+        raise ConfigError(f"{p.where}: linux.uidMappings: mappings need a new user namespace (linux.namespaces has none without path)")
     p.root_uid = _host_id(linux.get("uidMappings"), 0)
     p.root_gid = _host_id(linux.get("gidMappings"), 0)
     p.time_offsets = linux.get("timeOffsets") or {}
     if p.time_offsets and not (p.ns_new & NAMESPACES["time"][0]):
-        raise ConfigError("config.json: linux.timeOffsets: needs a new time namespace")
+        raise ConfigError(f"{p.where}: linux.timeOffsets: needs a new time namespace")
 
     # -- hostname, sysctl ------------------------------------------------------
     uts_new = bool(p.ns_new & NAMESPACES["uts"][0]) or any(t == "uts" for t, _, _ in p.ns_join)
@@ -98,7 +99,7 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.domainname = config.get("domainname")
     if (p.hostname or p.domainname) and not uts_new:
         which = "hostname" if p.hostname else "domainname"
-        raise ConfigError(f"config.json: {which}: setting it needs a private UTS namespace")
+        raise ConfigError(f"{p.where}: {which}: setting it needs a private UTS namespace")
     p.sysctl = []
     for key, val in (linux.get("sysctl") or {}).items():
         p.sysctl.append((_check_sysctl(key, seen, p), str(val)))
@@ -107,9 +108,8 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     root = config.get("root") or {}
     p.root_readonly = bool(root.get("readonly"))
     prop = linux.get("rootfsPropagation")
-    p.rootfs_prop = mountsmod.propagation_flags(prop) if prop else 0
+    p.rootfs_prop = mountsmod.propagation_flags(prop, filename=p.where) if prop else 0
     p.mounts = []
-    dev_tmpfs = False
     dev_bound = False
     for i, m in enumerate(config.get("mounts") or []):
         opts = mountsmod.parse_mount_options(m.get("options") or [])
@@ -122,7 +122,7 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
             dest = dest[1:]
         is_bind = mtype == "bind" or opts.bind
         if dest == "/dev":
-            dev_tmpfs, dev_bound = not is_bind, is_bind
+            dev_bound = is_bind  # a bind-mounted /dev is the caller's: leave it alone
         p.mounts.append((i, dest, mtype, m.get("source"), opts, is_bind))
     p.setup_dev = not dev_bound
     p.devices = linux.get("devices") or []
@@ -132,11 +132,11 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     # -- process ---------------------------------------------------------------
     p.args = proc.get("args") or []
     if not p.args:
-        raise ConfigError("config.json: process.args: must name the program to run")
-    p.env = envmod.resolve_env(proc.get("env") or [])
+        raise ConfigError(f"{p.where}: process.args: must name the program to run")
+    p.env = envmod.resolve_env(proc.get("env") or [], filename=p.where)
     p.cwd = proc.get("cwd") or "/"
     if not p.cwd.startswith("/"):
-        raise ConfigError(f"config.json: process.cwd: {p.cwd!r} must be an absolute path")
+        raise ConfigError(f"{p.where}: process.cwd: {p.cwd!r} must be an absolute path")
     user = proc.get("user") or {}
     p.uid = user.get("uid", 0)
     p.gid = user.get("gid", 0)
@@ -144,18 +144,22 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.umask = user.get("umask", 0o022)
     p.last_cap = capsmod.read_last_cap()
     c = proc.get("capabilities") or {}
-    p.caps = {k: capsmod.caps_to_mask(c.get(k) or [], p.last_cap, f"process.capabilities.{k}")
+    from ocipy import log
+
+    # config.md: a capability that cannot be mapped or granted MUST be logged
+    # as a warning, and runtimes SHOULD NOT fail
+    p.caps = {k: capsmod.caps_to_mask(c.get(k) or [], p.last_cap, f"process.capabilities.{k}",
+                                       filename=p.where, warn=log.warn)
               for k in ("bounding", "effective", "permitted", "inheritable", "ambient")}
     lost = p.caps["ambient"] & ~(p.caps["permitted"] & p.caps["inheritable"] & p.caps["bounding"])
     if lost:
-        from ocipy import log
-
         # config.md: a capability that cannot be granted MUST be logged as a
         # warning, and runtimes SHOULD NOT fail (runc drops these silently)
         log.warn("process.capabilities.ambient: not granted (an ambient capability must also be "
                  "bounding, permitted and inheritable): " + ", ".join(capsmod.mask_to_names(lost)))
         p.caps["ambient"] &= ~lost
-    p.rlimits = rlmod.parse_rlimits(proc.get("rlimits") or [])
+    rls = proc.get("rlimits") or []
+    p.rlimits = [(rl["type"], num, soft, hard) for rl, (num, soft, hard) in zip(rls, rlmod.parse_rlimits(rls, filename=p.where))]
     p.nnp = bool(proc.get("noNewPrivileges"))
     p.oom = proc.get("oomScoreAdj")
     p.terminal = bool(proc.get("terminal"))
@@ -185,7 +189,7 @@ def _check_sysctl(key: str, ns_seen: set, p: Plan) -> str:
     """Allow only namespaced sysctls whose namespace is the container's own
     (a new one); anything else would change the host. Returns the
     /proc/sys relative path."""
-    where = f"config.json: linux.sysctl: {key}"
+    where = f"{p.where}: linux.sysctl: {key}"
     if not key or key.startswith(("/", ".")) or key.endswith((".", "/")):
         raise ConfigError(f"{where}: invalid name")
     rel = key.replace(".", "/") if "/" not in key else key

@@ -27,7 +27,7 @@ def set_rlimits(plan) -> None:
             why = os.strerror(e.errno) if isinstance(e, OSError) and e.errno else str(e)
             cur = resource.getrlimit(res)
             hint = " (raising the hard limit needs CAP_SYS_RESOURCE)" if hard > cur[1] else ""
-            raise OcipyError(f"config.json: process.rlimits: {name} soft={soft} hard={hard}: {why}{hint}") from None
+            raise OcipyError(f"{plan.where}: process.rlimits: {name} soft={soft} hard={hard}: {why}{hint}") from None
 
 
 def set_oom_score_adj(plan) -> None:
@@ -37,7 +37,7 @@ def set_oom_score_adj(plan) -> None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(plan.oom))
     except OSError as e:
-        raise OcipyError(f"config.json: process.oomScoreAdj: {plan.oom}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: process.oomScoreAdj: {plan.oom}: {os.strerror(e.errno)}") from None
 
 
 def set_credentials(plan, warn) -> None:
@@ -54,19 +54,19 @@ def set_credentials(plan, warn) -> None:
     try:
         os.setgroups(plan.gids)
     except OSError as e:
-        raise OcipyError(f"config.json: process.user.additionalGids: setgroups {plan.gids}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: process.user.additionalGids: setgroups {plan.gids}: {os.strerror(e.errno)}") from None
     try:
         os.setresgid(plan.gid, plan.gid, plan.gid)
     except OSError as e:
-        raise OcipyError(f"config.json: process.user.gid: setgid {plan.gid}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: process.user.gid: setgid {plan.gid}: {os.strerror(e.errno)}") from None
     try:
         os.setresuid(plan.uid, plan.uid, plan.uid)
     except OSError as e:
-        raise OcipyError(f"config.json: process.user.uid: setuid {plan.uid}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: process.user.uid: setuid {plan.uid}: {os.strerror(e.errno)}") from None
     try:
         sc.capset(caps["effective"], caps["permitted"], caps["inheritable"])
     except SysError as e:
-        raise OcipyError(f"config.json: process.capabilities: {e} (effective must be within permitted, "
+        raise OcipyError(f"{plan.where}: process.capabilities: {e} (effective must be within permitted, "
                          f"inheritable within bounding)") from None
     if caps["ambient"]:
         for cap in range(plan.last_cap + 1):

@@ -149,7 +149,7 @@ def do_mounts(plan, rfs: Rootfs) -> None:
         try:
             _mount_one(plan, rfs, dest, mtype, source, opts, is_bind)
         except SysError as e:
-            raise OcipyError(f"config.json: mounts[{idx}]: {dest}: {e}") from None
+            raise OcipyError(f"{plan.where}: mounts[{idx}]: {dest}: {e}") from None
 
 
 def _mount_one(plan, rfs: Rootfs, dest: str, mtype: str, source, opts, is_bind: bool) -> None:
@@ -390,7 +390,7 @@ def mask_paths(plan, rfs: Rootfs, devnull_fd: int) -> None:
         except SysError as e:
             if e.errno in (2, 20):
                 continue
-            raise OcipyError(f"config.json: linux.maskedPaths: {path}: {e}") from None
+            raise OcipyError(f"{plan.where}: linux.maskedPaths: {path}: {e}") from None
         try:
             st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
@@ -398,7 +398,7 @@ def mask_paths(plan, rfs: Rootfs, devnull_fd: int) -> None:
             else:
                 sc.mount(fdpath(devnull_fd), fdpath(fd), None, sc.MS_BIND, context=f"mask {path}")
         except SysError as e:
-            raise OcipyError(f"config.json: linux.maskedPaths: {path}: {e}") from None
+            raise OcipyError(f"{plan.where}: linux.maskedPaths: {path}: {e}") from None
         finally:
             os.close(fd)
 
@@ -410,17 +410,17 @@ def readonly_paths(plan, rfs: Rootfs) -> None:
         except SysError as e:
             if e.errno in (2, 20):
                 continue
-            raise OcipyError(f"config.json: linux.readonlyPaths: {path}: {e}") from None
+            raise OcipyError(f"{plan.where}: linux.readonlyPaths: {path}: {e}") from None
         try:
             sc.mount(fdpath(fd), fdpath(fd), None, sc.MS_BIND | sc.MS_REC, context=f"bind {path}")
         except SysError as e:
-            raise OcipyError(f"config.json: linux.readonlyPaths: {path}: {e}") from None
+            raise OcipyError(f"{plan.where}: linux.readonlyPaths: {path}: {e}") from None
         finally:
             os.close(fd)
         try:
             _remount(rfs, path, sc.MS_RDONLY | sc.MS_REC)
         except SysError as e:
-            raise OcipyError(f"config.json: linux.readonlyPaths: {path}: {e}") from None
+            raise OcipyError(f"{plan.where}: linux.readonlyPaths: {path}: {e}") from None
 
 
 def remount_root_readonly(rfs: Rootfs) -> None:

@@ -52,10 +52,10 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
     config, bundle, rootfs = load_bundle(bundle)
     plan = planmod.build(config, bundle, rootfs, cid, no_pivot=no_pivot, preserve_fds=preserve_fds)
     if plan.terminal and not console_socket and not own_console:
-        raise OcipyError("config.json: process.terminal is true: --console-socket is required "
+        raise OcipyError(f"{plan.where}: process.terminal is true: --console-socket is required "
                          "(or set terminal to false)")
     if not plan.terminal and console_socket:
-        raise OcipyError("--console-socket given but config.json: process.terminal is false")
+        raise OcipyError(f"--console-socket given but {plan.where}: process.terminal is false")
     console_fd = our_console = -1
     if console_socket:
         console_fd = _connect_console(console_socket)
@@ -244,7 +244,7 @@ def _write_id_maps(pid: int, plan) -> None:
                 f.write(data)
         except OSError as e:
             field = "uidMappings" if name == "uid_map" else "gidMappings"
-            raise OcipyError(f"config.json: linux.{field}: writing {name}: {os.strerror(e.errno)}") from None
+            raise OcipyError(f"{plan.where}: linux.{field}: writing {name}: {os.strerror(e.errno)}") from None
 
 
 # --- child side ------------------------------------------------------------------
@@ -291,7 +291,7 @@ def _stage1(ch, plan, fifo_fd: int, console_fd: int) -> None:
         try:
             sc.setns(fd, sc.NAMESPACES[t][0], context=f"{t} namespace {path}")
         except OcipyError as e:
-            raise OcipyError(f"config.json: linux.namespaces: {e}") from None
+            raise OcipyError(f"{plan.where}: linux.namespaces: {e}") from None
         os.close(fd)
     new = plan.ns_new
     if plan.userns_new:
@@ -304,7 +304,7 @@ def _stage1(ch, plan, fifo_fd: int, console_fd: int) -> None:
     if new:
         sc.unshare(new)
     if plan.time_offsets:
-        _write_time_offsets(plan.time_offsets)
+        _write_time_offsets(plan)
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -317,7 +317,8 @@ def _stage1(ch, plan, fifo_fd: int, console_fd: int) -> None:
     ch.send("pid", str(pid))
 
 
-def _write_time_offsets(offsets: dict) -> None:
+def _write_time_offsets(plan) -> None:
+    offsets = plan.time_offsets
     lines = []
     for clock in ("monotonic", "boottime"):
         o = offsets.get(clock)
@@ -329,7 +330,7 @@ def _write_time_offsets(offsets: dict) -> None:
         with open("/proc/self/timens_offsets", "w") as f:
             f.write("\n".join(lines) + "\n")
     except OSError as e:
-        raise OcipyError(f"config.json: linux.timeOffsets: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: linux.timeOffsets: {os.strerror(e.errno)}") from None
 
 
 def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
@@ -349,7 +350,7 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
             with open("/proc/sys/" + rel, "w") as f:
                 f.write(val)
         except OSError as e:
-            raise OcipyError(f"config.json: linux.sysctl: {rel.replace('/', '.')}: {os.strerror(e.errno)}") from None
+            raise OcipyError(f"{plan.where}: linux.sysctl: {rel.replace('/', '.')}: {os.strerror(e.errno)}") from None
     if plan.hostname:
         sc.sethostname(plan.hostname)
     if plan.domainname:
@@ -372,7 +373,7 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     try:
         os.chdir(plan.cwd)
     except OSError as e:
-        raise OcipyError(f"config.json: process.cwd: {plan.cwd}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: process.cwd: {plan.cwd}: {os.strerror(e.errno)}") from None
     process.set_credentials(plan, lambda msg: ch.send("warn", msg))
     path = process.find_executable(plan)
     ch.send("ready")

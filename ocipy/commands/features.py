@@ -1,0 +1,41 @@
+"""ocipy features: the Features structure (features.md), listing only what
+this build really implements. Derived from the tables the launcher itself
+uses (mount options, capabilities, namespaces), so it cannot claim more."""
+from __future__ import annotations
+
+import sys
+
+from ocipy import SPEC_VERSION, __version__, jsonlite
+
+# mount options recognised by the parser but not implemented yet: not claimed
+_NOT_YET = {"idmap", "ridmap", "tmpcopyup"}
+
+
+def features() -> dict:
+    from ocipy.spec import caps, mounts
+    from ocipy.syscalls import NAMESPACES
+
+    opts = sorted(set(mounts.KNOWN_OPTIONS) - _NOT_YET)
+    return {
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": SPEC_VERSION,
+        "hooks": [],
+        "mountOptions": opts,
+        "linux": {
+            "namespaces": sorted(NAMESPACES),
+            "capabilities": sorted(caps.CAPS, key=caps.CAPS.get),
+            "cgroup": {"v1": False, "v2": False, "systemd": False, "systemdUser": False, "rdma": False},
+            "seccomp": {"enabled": False},
+            "apparmor": {"enabled": False},
+            "selinux": {"enabled": False},
+            "intelRdt": {"enabled": False},
+            "mountExtensions": {"idmap": {"enabled": False}},
+            "netDevices": {"enabled": False},
+        },
+        "annotations": {"org.ocipy.version": __version__},
+    }
+
+
+def run(g: dict, p: dict) -> int:
+    sys.stdout.write(jsonlite.dumps(features(), indent=4) + "\n")
+    return 0
