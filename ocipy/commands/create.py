@@ -8,5 +8,6 @@ def run(g: dict, p: dict) -> int:
 
     create(g["root"], p["container_id"], p["bundle"], pid_file=p.get("pid_file") or "",
            console_socket=p.get("console_socket") or "", no_pivot=bool(p.get("no_pivot")),
-           preserve_fds=p.get("preserve_fds") or 0)
+           preserve_fds=p.get("preserve_fds") or 0,
+                     new_keyring=not p.get("no_new_keyring"))
     return 0

@@ -34,15 +34,16 @@ class Plan:
         "hostname", "domainname", "sysctl", "net_new", "time_offsets", "args", "env", "cwd", "uid",
         "gid", "gids", "umask", "caps", "rlimits", "nnp", "oom", "terminal", "console_size",
         "no_pivot", "preserve_fds", "last_cap", "root_uid", "root_gid", "where",
+        "new_keyring",
     )
 
 
 def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = False,
-          preserve_fds: int = 0) -> Plan:
+          preserve_fds: int = 0, new_keyring: bool = True) -> Plan:
     p = Plan()
     p.cid, p.bundle, p.rootfs, p.config = cid, bundle, rootfs, config
     p.where = os.path.join(bundle, "config.json")  # errors name the file, like spec.load
-    p.no_pivot, p.preserve_fds = no_pivot, preserve_fds
+    p.no_pivot, p.preserve_fds, p.new_keyring = no_pivot, preserve_fds, new_keyring
     linux = config.get("linux") or {}
     proc = config.get("process")
     if not proc:

@@ -41,7 +41,7 @@ class Created:
 
 def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_socket: str = "",
            no_pivot: bool = False, preserve_fds: int = 0, subreaper: bool = False,
-           own_console: bool = False) -> Created:
+           own_console: bool = False, new_keyring: bool = True) -> Created:
     """Stage 0. With own_console (a foreground `run`), a terminal without
     --console-socket is allowed: the pty master comes back to us over a
     socketpair, in Created.console."""
@@ -50,7 +50,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
 
     st.validate_id(cid)
     config, bundle, rootfs = load_bundle(bundle)
-    plan = planmod.build(config, bundle, rootfs, cid, no_pivot=no_pivot, preserve_fds=preserve_fds)
+    plan = planmod.build(config, bundle, rootfs, cid, no_pivot=no_pivot, preserve_fds=preserve_fds,
+                         new_keyring=new_keyring)
     if plan.terminal and not console_socket and not own_console:
         raise OcipyError(f"{plan.where}: process.terminal is true: --console-socket is required "
                          "(or set terminal to false)")
@@ -338,6 +339,12 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     from ocipy.launcher import process, rootfs
 
     os.setsid()
+    if plan.new_keyring:
+        try:
+            sc.join_session_keyring("_ses." + plan.cid)  # runc's name for it
+        except OcipyError as e:
+            if e.errno not in (38, 1, 122):  # ENOSYS, EPERM, EDQUOT (user ns quota): as runc, go on
+                raise
     # host fds we need after pivot_root: our fd table through the host /proc
     procfd_dir = os.open("/proc/self/fd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     devnull = rootfs.open_host_devnull()

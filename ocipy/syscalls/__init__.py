@@ -82,6 +82,7 @@ NS_GET_NSTYPE = 0xB703
 _ARCH_SYSCALLS = {
     # name: (x86_64, aarch64)
     "pivot_root": (155, 41),
+    "keyctl": (250, 219),
 }
 _MACHINE = os.uname().machine
 _ARCH_INDEX = 1 if _MACHINE in ("aarch64", "arm64") else 0
@@ -237,6 +238,17 @@ def capget() -> tuple[int, int, int]:
     p = data[0].permitted | (data[1].permitted << 32)
     i = data[0].inheritable | (data[1].inheritable << 32)
     return e, p, i
+
+
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def join_session_keyring(name: str) -> None:
+    """A new session keyring for the container, so it does not share the
+    caller's keys (runc does the same unless --no-new-keyring)."""
+    nr = _ARCH_SYSCALLS["keyctl"][_ARCH_INDEX]
+    if _syscall(nr, KEYCTL_JOIN_SESSION_KEYRING, _enc(name), 0, 0, 0) < 0:
+        raise _err("keyctl", f"join session keyring {name}")
 
 
 def set_subreaper() -> None:
