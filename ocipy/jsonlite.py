@@ -59,14 +59,28 @@ def loads(s: str | bytes):
         obj, end = _scan(s, i)
     except StopIteration as e:
         raise JSONError("Expecting value", s, e.value) from None
-    except ValueError as e:  # _json raises json.decoder.JSONDecodeError-like ValueError
-        pos = getattr(e, "pos", i)
-        msg = getattr(e, "msg", str(e))
-        raise JSONError(msg, s, pos) from None
+    except Exception:  # noqa: BLE001
+        # _json builds its error from json.decoder, which the hot path never
+        # imports: without it the C scanner fails with a bare SystemError.
+        # Malformed input is the slow path: let the json module say where.
+        raise _precise_error(s) from None
     end = _skip(s, end)
     if end != len(s):
         raise JSONError("Extra data", s, end)
     return obj
+
+
+def _precise_error(s: str) -> JSONError:
+    import json
+
+    try:
+        json.loads(s, parse_constant=_constant)
+    except json.JSONDecodeError as e:
+        return JSONError(e.msg, s, e.pos)
+    except ValueError as e:  # NaN/Infinity: find where
+        pos = min((p for p in (s.find("NaN"), s.find("Infinity"), s.find("-Infinity")) if p >= 0), default=0)
+        return JSONError(str(e), s, pos)
+    return JSONError("invalid JSON", s, 0)
 
 
 def _dflt(o):
