@@ -7,19 +7,34 @@ operation and its context ("mount proc on /proc: Operation not permitted").
 Python 3.11 has no os.unshare/os.setns and no os at all for mount,
 pivot_root, openat2 or capset; the small wrappers that exist on PyPI
 (python-unshare, python-prctl, ...) are stale or cover one call each, so this
-module wraps libc directly. `import ctypes` costs a few ms, so only the
-create/exec paths import this package; state/kill/delete/list never do.
+module wraps libc directly, through _ffi (the few ctypes types it needs,
+defined on `_ctypes` without the ~6 ms `import ctypes`). Only the create and
+exec paths import this package; state/kill/delete/list never do.
 """
 from __future__ import annotations
 
-import ctypes
 import os
+import struct
 
 from ocipy.errors import SysError
+from ocipy.syscalls._ffi import buffer, c_int, c_long, c_uint, c_ulong, get_errno, libc
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_syscall = _libc.syscall
-_syscall.restype = ctypes.c_long
+
+class _Libc:
+    """libc functions by attribute, resolved once on first use."""
+
+    def __getattr__(self, name: str):
+        fn = libc(name)
+        setattr(self, name, fn)
+        return fn
+
+
+_libc = _Libc()
+
+
+def _syscall(nr: int, *args):
+    # syscall(2) is variadic and reads longs: pass every argument as one
+    return _libc.syscall(c_long(nr), *(a if isinstance(a, (bytes, type(None))) else c_long(a) for a in args))
 
 # --- constants (Linux UAPI) --------------------------------------------------
 CLONE_NEWNS = 0x00020000
@@ -92,7 +107,7 @@ SYS_mount_setattr = 442
 
 
 def _err(op: str, context: str = "") -> SysError:
-    return SysError(ctypes.get_errno(), op, context)
+    return SysError(get_errno(), op, context)
 
 
 def _enc(s: str | bytes | None) -> bytes | None:
@@ -129,7 +144,7 @@ def ns_type(fd: int) -> int:
 
 # --- mounts -------------------------------------------------------------------
 def mount(source, target, fstype, flags: int = 0, data=None, context: str = "") -> None:
-    if _libc.mount(_enc(source), _enc(target), _enc(fstype), ctypes.c_ulong(flags), _enc(data)) != 0:
+    if _libc.mount(_enc(source), _enc(target), _enc(fstype), c_ulong(flags), _enc(data)) != 0:
         raise _err("mount", context or f"{source} on {target}")
 
 
@@ -144,15 +159,6 @@ def pivot_root(new_root, put_old) -> None:
         raise _err("pivot_root", str(new_root))
 
 
-class _MountAttr(ctypes.Structure):
-    _fields_ = [
-        ("attr_set", ctypes.c_uint64),
-        ("attr_clr", ctypes.c_uint64),
-        ("propagation", ctypes.c_uint64),
-        ("userns_fd", ctypes.c_uint64),
-    ]
-
-
 AT_EMPTY_PATH = 0x1000
 AT_RECURSIVE = 0x8000
 
@@ -160,29 +166,25 @@ AT_RECURSIVE = 0x8000
 def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool, context: str = "") -> None:
     """Change mount attributes of the mount at fd (recursively): used for the
     spec's recursive options (rro, rnosuid...)."""
-    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+    attr = struct.pack("=QQQQ", attr_set, attr_clr, 0, 0)  # struct mount_attr
     flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
-    if _syscall(SYS_mount_setattr, fd, b"", flags, ctypes.byref(attr), ctypes.sizeof(attr)) != 0:
+    if _syscall(SYS_mount_setattr, fd, b"", flags, attr, len(attr)) != 0:
         raise _err("mount_setattr", context)
-
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
 
 
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
     """openat2(2): the kernel resolves `path` under `dirfd` with `resolve`
     (RESOLVE_IN_ROOT: symlinks and '..' can never leave dirfd). Raises
     SysError; .errno tells ENOENT/ELOOP/EXDEV apart."""
-    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
-    fd = _syscall(SYS_openat2, dirfd, _enc(path), ctypes.byref(how), ctypes.sizeof(how))
+    how = struct.pack("=QQQ", flags | os.O_CLOEXEC, mode, resolve)  # struct open_how
+    fd = _syscall(SYS_openat2, dirfd, _enc(path), how, len(how))
     if fd < 0:
         raise _err("openat2", path)
     return fd
 
 
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
-    if _syscall(SYS_close_range, ctypes.c_uint(first), ctypes.c_uint(last), ctypes.c_uint(flags)) != 0:
+    if _syscall(SYS_close_range, first, last, flags) != 0:
         raise _err("close_range")
 
 
@@ -200,44 +202,31 @@ def setdomainname(name: str) -> None:
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0, context: str = "") -> int:
-    r = _libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(arg4), ctypes.c_ulong(arg5))
+    r = _libc.prctl(c_int(option), c_ulong(arg2), c_ulong(arg3), c_ulong(arg4), c_ulong(arg5))
     if r < 0:
         raise _err("prctl", context or str(option))
     return r
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:
-    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    for i in (0, 1):
-        sh = 32 * i
-        data[i].effective = (effective >> sh) & 0xFFFFFFFF
-        data[i].permitted = (permitted >> sh) & 0xFFFFFFFF
-        data[i].inheritable = (inheritable >> sh) & 0xFFFFFFFF
-    if _libc.capset(ctypes.byref(hdr), data) != 0:
+    hdr = struct.pack("=Ii", _LINUX_CAPABILITY_VERSION_3, 0)
+    m = 0xFFFFFFFF
+    data = struct.pack("=6I", effective & m, permitted & m, inheritable & m,
+                       effective >> 32 & m, permitted >> 32 & m, inheritable >> 32 & m)
+    if _libc.capset(hdr, data) != 0:
         raise _err("capset")
 
 
 def capget() -> tuple[int, int, int]:
-    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    if _libc.capget(ctypes.byref(hdr), data) != 0:
+    hdr = struct.pack("=Ii", _LINUX_CAPABILITY_VERSION_3, 0)
+    out = buffer(24)
+    if _libc.capget(hdr, out) != 0:
         raise _err("capget")
-    e = data[0].effective | (data[1].effective << 32)
-    p = data[0].permitted | (data[1].permitted << 32)
-    i = data[0].inheritable | (data[1].inheritable << 32)
-    return e, p, i
+    e0, p0, i0, e1, p1, i1 = struct.unpack("=6I", out.raw)
+    return e0 | e1 << 32, p0 | p1 << 32, i0 | i1 << 32
 
 
 KEYCTL_JOIN_SESSION_KEYRING = 1
@@ -267,7 +256,7 @@ def loopback_up() -> None:
     import struct
 
     SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-    fd = _libc.socket(2, 2 | 0o2000000, 0)  # AF_INET, SOCK_DGRAM|SOCK_CLOEXEC
+    fd = _libc.socket(c_int(2), c_int(2 | 0o2000000), c_int(0))  # AF_INET, SOCK_DGRAM|SOCK_CLOEXEC
     if fd < 0:
         raise _err("socket", "AF_INET for lo")
     try:
