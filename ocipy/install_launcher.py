@@ -1,0 +1,222 @@
+"""Install the lean `ocipy` launcher that containerd, Docker and Podman execute.
+
+    python3 -m ocipy.install_launcher [DEST]      (default: /usr/local/bin/ocipy)
+
+A container engine starts the runtime's CLI once per operation, so the entry
+point's own cost is paid on every `create`, `start`, `kill` and `delete`.
+The console script that pip generates runs with `site` and imports `re`
+(16.8 ms for a script that does nothing, against 7.8 ms for the same
+interpreter under `-I -S`, measured on the project's VM). The launcher written
+here is four lines:
+
+    #!/real/interpreter -IS
+    import sys; sys.path[0:0] = ['<dir holding the ocipy package>']; sys.path += [<site-packages>]
+    from ocipy.main import main
+    sys.exit(main())
+
+- The shebang names the real interpreter binary (realpath of sys.executable,
+  checked to be an ELF file): never a pyenv shim or a wrapper script, which
+  would cost a shell start and let PATH decide what runs as root.
+- `-I` (isolated: no PYTHON* variables, no user site, no cwd or script dir on
+  sys.path) keeps whatever environment the engine passes from choosing the
+  code that runs as root; `-S` skips `site` and its .pth processing.
+- Because `-S` also leaves site-packages off sys.path, the directories where
+  the dependencies live (typer and pydantic, needed off the hot path) are
+  appended: they are searched only after the standard library, and only
+  for what the standard library does not have.
+- The file is written to a temporary file and renamed over DEST (a symlink at
+  DEST is replaced, never followed), mode 0755, owned by root when run as root.
+- The package is byte-compiled so every module loads from a cached .pyc.
+
+Install time only: this module may import what it likes.
+"""
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import stat
+import sys
+import sysconfig
+
+DEFAULT_DEST = "/usr/local/bin/ocipy"
+# Linux reads at most this many bytes of a "#!" line (BINPRM_BUF_SIZE since 5.1).
+_SHEBANG_MAX = 255
+
+
+class InstallError(Exception):
+    """Installation cannot proceed; str() is one line for the user."""
+
+
+def real_interpreter(executable: str | None = None) -> str:
+    """Absolute path of the real interpreter binary (not a shim, not a symlink)."""
+    exe = executable if executable is not None else sys.executable
+    if not exe:
+        raise InstallError("cannot tell which interpreter runs this (sys.executable is empty)")
+    path = os.path.realpath(exe)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise InstallError(f"interpreter {path}: {e.strerror}") from None
+    if magic != b"\x7fELF":
+        raise InstallError(
+            f"interpreter {path} is not an ELF binary (a shim or wrapper script?): "
+            "run this with the real python, e.g. "
+            "$(python3 -c 'import sys; print(sys.executable)') -m ocipy.install_launcher"
+        )
+    if not os.access(path, os.X_OK):
+        raise InstallError(f"interpreter {path} is not executable")
+    return path
+
+
+def package_parent() -> str:
+    """The directory that holds the `ocipy` package (what goes on sys.path)."""
+    import ocipy
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(ocipy.__file__)))
+
+
+def dependency_paths(exclude: str) -> list[str]:
+    """site-packages directories of the running interpreter (venv-aware)."""
+    paths = []
+    for key in ("purelib", "platlib"):
+        p = sysconfig.get_paths().get(key)
+        if p and os.path.isdir(p):
+            p = os.path.abspath(p)
+            if p not in paths and p != exclude:
+                paths.append(p)
+    return paths
+
+
+def launcher_text(interpreter: str, parent: str, extra_paths: list[str]) -> str:
+    shebang = f"#!{interpreter} -IS"
+    if len(shebang) > _SHEBANG_MAX or any(c.isspace() for c in interpreter):
+        raise InstallError(
+            f"interpreter path {interpreter!r} cannot be used in a #! line "
+            f"(contains whitespace or is longer than {_SHEBANG_MAX - 5} characters)"
+        )
+    for p in [parent, *extra_paths]:
+        if "\n" in p or "\r" in p:
+            raise InstallError(f"path {p!r} contains a newline")
+    line = f"import sys; sys.path[0:0] = [{parent!r}]"
+    if extra_paths:
+        line += f"; sys.path += {extra_paths!r}"
+    return f"{shebang}\n{line}\nfrom ocipy.main import main\nsys.exit(main())\n"
+
+
+def write_atomically(dest: str, text: str, mode: int = 0o755) -> None:
+    """Write text to dest via a temporary file in the same directory + rename."""
+    dest = os.path.abspath(dest)
+    d, name = os.path.split(dest)
+    if os.path.isdir(dest) and not os.path.islink(dest):
+        raise InstallError(f"{dest} is a directory")
+    os.makedirs(d, mode=0o755, exist_ok=True)
+    tmp = os.path.join(d, f".{name}.tmp-{os.getpid()}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileExistsError:
+        os.unlink(tmp)  # a leftover of a killed run with our pid
+        fd = os.open(tmp, flags, 0o600)
+    try:
+        try:
+            data = text.encode()
+            while data:
+                data = data[os.write(fd, data):]
+            if os.geteuid() == 0:
+                os.fchown(fd, 0, 0)
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def byte_compile(pkg_dir: str) -> None:
+    """Compile every module of the package into __pycache__ (quietly)."""
+    if not compileall.compile_dir(pkg_dir, quiet=1):
+        raise InstallError(f"byte-compiling {pkg_dir} failed (a syntax error? see above)")
+
+
+def writable_by_others(paths: list[str]) -> list[str]:
+    """Those of paths that group or others may write."""
+    bad = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            bad.append(p)
+    return bad
+
+
+def install(
+    dest: str = DEFAULT_DEST,
+    *,
+    interpreter: str | None = None,
+    parent: str | None = None,
+    extra_paths: list[str] | None = None,
+    compile_package: bool = True,
+) -> str:
+    """Install the launcher at dest; returns its text. Raises InstallError."""
+    interp = real_interpreter(interpreter)
+    parent = os.path.abspath(parent) if parent is not None else package_parent()
+    pkg_dir = os.path.join(parent, "ocipy")
+    if not os.path.isfile(os.path.join(pkg_dir, "__init__.py")):
+        raise InstallError(f"{pkg_dir} is not the ocipy package (no __init__.py)")
+    if extra_paths is None:
+        extra_paths = dependency_paths(exclude=parent)
+    text = launcher_text(interp, parent, extra_paths)
+    if compile_package:
+        byte_compile(pkg_dir)
+    write_atomically(dest, text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python3 -m ocipy.install_launcher",
+        description="Install the lean ocipy launcher (python -I -S, no site, no re).",
+    )
+    ap.add_argument("dest", nargs="?", default=DEFAULT_DEST, help=f"where to write it (default {DEFAULT_DEST})")
+    ap.add_argument("--no-compile", action="store_true", help="do not byte-compile the package")
+    args = ap.parse_args(argv)
+    try:
+        parent = package_parent()
+        install(args.dest, parent=parent, compile_package=not args.no_compile)
+    except (InstallError, OSError) as e:
+        print(f"install_launcher: {e}", file=sys.stderr)
+        return 1
+    pkg_dir = os.path.join(parent, "ocipy")
+    print(f"installed {args.dest} -> {real_interpreter()} -IS, ocipy from {parent}")
+    if not os.path.exists(os.path.join(pkg_dir, "main.py")) and not os.path.isdir(
+        os.path.join(pkg_dir, "main")
+    ):
+        print(f"install_launcher: warning: {pkg_dir}/main.py does not exist yet: the launcher "
+              "will fail until it does", file=sys.stderr)
+    tree = [parent, pkg_dir]
+    for root, dirs, files in os.walk(pkg_dir):
+        dirs[:] = [x for x in dirs if x != "__pycache__"]
+        tree += [os.path.join(root, x) for x in dirs + files if not x.endswith(".pyc")]
+    bad = writable_by_others(tree)
+    if bad:
+        print(f"install_launcher: warning: {len(bad)} path(s) of the package are writable by "
+              f"group or others (code that runs as root), e.g. {bad[0]}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
