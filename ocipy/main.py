@@ -12,6 +12,12 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
+    import gc
+
+    # A CLI call lives for milliseconds and makes no garbage cycles worth
+    # collecting; a collection in a forked child would also write to every
+    # object's header and copy the whole heap (copy-on-write).
+    gc.disable()
     from ocipy.errors import OcipyError
 
     if argv is None:
@@ -31,7 +37,22 @@ def main(argv: list[str] | None = None) -> None:
 
         run_typer(argv)
         return
-    sys.exit(dispatch(p.command, p.g, p.params))
+    _exit(dispatch(p.command, p.g, p.params))
+
+
+def _exit(code: int) -> None:
+    """Flush and leave without interpreter finalization: tearing the
+    interpreter down touches every object, which after a fork copies every
+    page still shared with the waiting container process (measured: +1.7 MB
+    peak for `create`) and costs a millisecond or two on every call."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 1
+    os._exit(code)
 
 
 def _early_log_config(argv: list[str]) -> None:

@@ -112,14 +112,20 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         _preload(plan)
         sys.stdout.flush()
         sys.stderr.flush()
-        pid1 = os.fork()
-        if pid1 == 0:
-            _child_main(parent, child, plan, fifo_fd, console_fd)  # never returns
-        child.close()
-        os.close(fifo_fd)
-        if console_fd >= 0:
-            os.close(console_fd)
-        init_pid = _parent_loop(parent, pid1, plan, c)
+        if _needs_stage1(plan):
+            pid1 = os.fork()
+            if pid1 == 0:
+                _child_main(parent, child, plan, fifo_fd, console_fd)  # never returns
+            _close_child_side(child, fifo_fd, console_fd)
+            init_pid = _parent_loop(parent, pid1, plan, c)
+        else:
+            # stage 1 folded into this process: nothing it does needs a
+            # process of its own, and one fork fewer is faster and leaner
+            _enter_namespaces(plan, None)
+            init_pid = _fork_init(parent, child, plan, fifo_fd, console_fd)
+            _close_child_side(child, fifo_fd, console_fd)
+            _record_init(c, init_pid)
+            _parent_loop(parent, 0, plan, c, init_pid)
         if pid_file:
             st.write_atomic(os.path.abspath(pid_file), str(init_pid), 0o644)
         c.state["status"] = st.CREATED
@@ -189,10 +195,33 @@ def _kill_and_reap(pid: int) -> None:
         pass
 
 
-def _parent_loop(ch: channel.Channel, stage1: int, plan, c) -> int:
-    """Stage 0's side of the protocol; returns the init's host pid."""
-    init_pid = 0
-    stage1_reaped = False
+def _needs_stage1(plan) -> bool:
+    """A process of its own is needed to enter a user namespace (stage 0
+    must keep its host credentials to write maps and state) or another mount
+    namespace (stage 0 must keep seeing --root). Everything else stage 0 may
+    do to itself: it only writes state afterwards, and pid/time namespaces
+    apply to its children only."""
+    return plan.userns_new or any(t in ("user", "mount") for t, _, _ in plan.ns_join)
+
+
+def _close_child_side(child, fifo_fd: int, console_fd: int) -> None:
+    child.close()
+    os.close(fifo_fd)
+    if console_fd >= 0:
+        os.close(console_fd)
+
+
+def _record_init(c, init_pid: int) -> None:
+    started = st.proc_start_time(init_pid)
+    c.state["pid"] = init_pid
+    c.state["init_start"] = started[0] if started else 0
+    c.save()
+
+
+def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -> int:
+    """Stage 0's side of the protocol; returns the init's host pid. With
+    stage1 == 0 (folded), init_pid is already known."""
+    stage1_reaped = stage1 == 0
     try:
         while True:
             kind, payload = ch.recv()
@@ -203,10 +232,7 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c) -> int:
                 init_pid = int(payload)
                 os.waitpid(stage1, 0)
                 stage1_reaped = True
-                started = st.proc_start_time(init_pid)
-                c.state["pid"] = init_pid
-                c.state["init_start"] = started[0] if started else 0
-                c.save()
+                _record_init(c, init_pid)
             elif kind == "ready":
                 if not init_pid:
                     raise OcipyError("internal error: init ready before its pid was known")
@@ -285,6 +311,16 @@ def _stage1(ch, plan, fifo_fd: int, console_fd: int) -> None:
     sc.set_pdeathsig(9)
     if os.getppid() == 1:
         os._exit(1)
+    _enter_namespaces(plan, ch)
+    ch.send("pid", str(_fork_init(None, ch, plan, fifo_fd, console_fd)))
+
+
+def _enter_namespaces(plan, ch) -> None:
+    """setns into the namespaces given by path, unshare the new ones, set
+    time offsets. ch is the channel to stage 0 for the user namespace's id
+    maps (None when stage 0 runs this itself: then there is no new userns)."""
+    from ocipy import syscalls as sc
+
     # join namespaces given by path: the user namespace first, so that the
     # others are joined with the credentials of their owner
     joins = sorted(plan.ns_join, key=lambda j: j[0] != "user")
@@ -294,28 +330,36 @@ def _stage1(ch, plan, fifo_fd: int, console_fd: int) -> None:
         except OcipyError as e:
             raise OcipyError(f"{plan.where}: linux.namespaces: {e}") from None
         os.close(fd)
-    new = plan.ns_new
     if plan.userns_new:
         sc.unshare(sc.CLONE_NEWUSER)
         ch.send("userns")
         ch.expect("mapped")
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
-        new &= ~sc.CLONE_NEWUSER
-    if new:
-        sc.unshare(new)
+    # pid and time namespaces apply to children only: unshared here, before
+    # the init is forked. The others apply at once, so the init unshares
+    # them itself (stage 0 must never share the container's mount namespace)
+    later = plan.ns_new & (sc.CLONE_NEWPID | sc.CLONE_NEWTIME)
+    if later:
+        sc.unshare(later)
     if plan.time_offsets:
         _write_time_offsets(plan)
+
+
+def _fork_init(parent, ch, plan, fifo_fd: int, console_fd: int) -> int:
+    """Fork stage 2; returns its pid (as seen by the caller)."""
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
+            if parent is not None:
+                parent.close()
             _stage2(ch, plan, fifo_fd, console_fd)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:  # noqa: BLE001 - everything must reach stage 0
             _report(ch, e)
         finally:
             os._exit(code)
-    ch.send("pid", str(pid))
+    return pid
 
 
 def _write_time_offsets(plan) -> None:
@@ -338,6 +382,9 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     from ocipy import syscalls as sc
     from ocipy.launcher import process, rootfs
 
+    now = plan.ns_new & ~(sc.CLONE_NEWUSER | sc.CLONE_NEWPID | sc.CLONE_NEWTIME)
+    if now:
+        sc.unshare(now)
     os.setsid()
     if plan.new_keyring:
         try:
