@@ -34,7 +34,7 @@ class Plan:
         "hostname", "domainname", "sysctl", "net_new", "time_offsets", "args", "env", "cwd", "uid",
         "gid", "gids", "umask", "caps", "rlimits", "nnp", "oom", "terminal", "console_size",
         "no_pivot", "preserve_fds", "last_cap", "root_uid", "root_gid", "where",
-        "new_keyring",
+        "new_keyring", "userns_join", "sched", "ioprio", "personality",
     )
 
 
@@ -86,8 +86,9 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.gid_map = _idmap(linux.get("gidMappings"), "gidMappings")
     if p.userns_new and (not p.uid_map or not p.gid_map):
         raise ConfigError(f"{p.where}: linux.uidMappings/gidMappings: required with a new user namespace")
-    if (p.uid_map or p.gid_map) and not p.userns_new:
-        raise ConfigError(f"{p.where}: linux.uidMappings: mappings need a new user namespace (linux.namespaces has none without path)")
+    if (p.uid_map or p.gid_map) and "user" not in seen:
+        raise ConfigError(f"{p.where}: linux.uidMappings: mappings need a user namespace in linux.namespaces")
+    p.userns_join = any(t == "user" for t, _, _ in p.ns_join)
     p.root_uid = _host_id(linux.get("uidMappings"), 0)
     p.root_gid = _host_id(linux.get("gidMappings"), 0)
     p.time_offsets = linux.get("timeOffsets") or {}
@@ -152,6 +153,13 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.caps = {k: capsmod.caps_to_mask(c.get(k) or [], p.last_cap, f"process.capabilities.{k}",
                                        filename=p.where, warn=log.warn)
               for k in ("bounding", "effective", "permitted", "inheritable", "ambient")}
+    own_bounding = _own_bounding(p.last_cap)
+    for k in p.caps:
+        missing = p.caps[k] & ~own_bounding
+        if missing:
+            log.warn(f"{p.where}: process.capabilities.{k}: not granted (not in ocipy's own bounding set): "
+                     + ", ".join(capsmod.mask_to_names(missing)))
+            p.caps[k] &= own_bounding
     lost = p.caps["ambient"] & ~(p.caps["permitted"] & p.caps["inheritable"] & p.caps["bounding"])
     if lost:
         # config.md: a capability that cannot be granted MUST be logged as a
@@ -164,9 +172,76 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.nnp = bool(proc.get("noNewPrivileges"))
     p.oom = proc.get("oomScoreAdj")
     p.terminal = bool(proc.get("terminal"))
+    p.sched = _scheduler(proc.get("scheduler"), p.where)
+    p.ioprio = _ioprio(proc.get("ioPriority"), p.where)
+    p.personality = _personality(linux.get("personality"), p.where)
     cs = proc.get("consoleSize")
     p.console_size = (cs.get("height", 0), cs.get("width", 0)) if cs else None
     return p
+
+
+_SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4,
+                   "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
+_SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02, "SCHED_FLAG_DL_OVERRUN": 0x04,
+                "SCHED_FLAG_KEEP_POLICY": 0x08, "SCHED_FLAG_KEEP_PARAMS": 0x10, "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
+                "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
+_IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+_PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
+
+
+def _scheduler(sc_cfg, where: str):
+    """process.scheduler -> (policy, flags, nice, priority, runtime, deadline, period) for sched_setattr."""
+    if not sc_cfg:
+        return None
+    policy = _SCHED_POLICIES.get(sc_cfg.get("policy"))
+    if policy is None:
+        raise ConfigError(f'{where}: process.scheduler.policy: unknown policy "{sc_cfg.get("policy")}"')
+    flags = 0
+    for i, name in enumerate(sc_cfg.get("flags") or []):
+        if name not in _SCHED_FLAGS:
+            raise ConfigError(f'{where}: process.scheduler.flags[{i}]: unknown flag "{name}"')
+        flags |= _SCHED_FLAGS[name]
+    nice = sc_cfg.get("nice", 0)
+    if not -20 <= nice <= 19:
+        raise ConfigError(f"{where}: process.scheduler.nice: must be within -20..19 (got {nice})")
+    return (policy, flags, nice, sc_cfg.get("priority", 0), sc_cfg.get("runtime", 0),
+            sc_cfg.get("deadline", 0), sc_cfg.get("period", 0))
+
+
+def _ioprio(cfg, where: str):
+    """process.ioPriority -> the ioprio_set value (class << 13 | priority)."""
+    if not cfg:
+        return None
+    cls = _IOPRIO_CLASSES.get(cfg.get("class"))
+    if cls is None:
+        raise ConfigError(f'{where}: process.ioPriority.class: unknown class "{cfg.get("class")}"')
+    prio = cfg.get("priority", 0)
+    if not 0 <= prio <= 7:
+        raise ConfigError(f"{where}: process.ioPriority.priority: must be within 0..7 (got {prio})")
+    return cls << 13 | prio
+
+
+def _personality(cfg, where: str):
+    if not cfg:
+        return None
+    dom = _PERSONALITY_DOMAINS.get(cfg.get("domain"))
+    if dom is None:
+        raise ConfigError(f'{where}: linux.personality.domain: unknown domain "{cfg.get("domain")}"')
+    if cfg.get("flags"):
+        # config-linux.md defines no flag names yet: MUST error on unsupported values
+        raise ConfigError(f"{where}: linux.personality.flags: unsupported {cfg['flags']!r}")
+    return dom
+
+
+def _own_bounding(last_cap: int) -> int:
+    """The capabilities this process may still hand on (its bounding set)."""
+    from ocipy.syscalls import PR_CAPBSET_READ, prctl
+
+    mask = 0
+    for cap in range(last_cap + 1):
+        if prctl(PR_CAPBSET_READ, cap):
+            mask |= 1 << cap
+    return mask
 
 
 def _idmap(maps, field: str) -> str:
@@ -206,6 +281,15 @@ def _check_sysctl(key: str, ns_seen: set, p: Plan) -> str:
         need = "uts"
     else:
         raise ConfigError(f"{where}: not a namespaced sysctl, refusing to change the host")
-    if not new & NAMESPACES[need][0]:
-        raise ConfigError(f"{where}: needs a new {need} namespace")
+    if new & NAMESPACES[need][0]:
+        return rel
+    joined = [path for t, _, path in p.ns_join if t == need]
+    if not joined:
+        raise ConfigError(f"{where}: needs a {need} namespace of the container's own in linux.namespaces")
+    # a namespace given by path must not be the runtime's own (runc's rule)
+    try:
+        if os.stat(joined[0]).st_ino == os.stat(f"/proc/self/ns/{NAMESPACES[need][1]}").st_ino:
+            raise ConfigError(f"{where}: not allowed in the host's {need} namespace ({joined[0]})")
+    except OSError:
+        pass
     return rel

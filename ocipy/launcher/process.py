@@ -40,6 +40,72 @@ def set_oom_score_adj(plan) -> None:
         raise OcipyError(f"{plan.where}: process.oomScoreAdj: {plan.oom}: {os.strerror(e.errno)}") from None
 
 
+def complete_env(plan) -> None:
+    """HOME, when process.env has none, from the container's /etc/passwd
+    (runc does this; "/" for a uid without an entry). Runs after pivot_root:
+    the file read is the container's."""
+    if any(e.startswith("HOME=") for e in plan.env):
+        return
+    home = "/"
+    try:
+        with open("/etc/passwd", "rb") as f:
+            for line in f:
+                parts = line.rstrip(b"\n").split(b":")
+                if len(parts) >= 6 and parts[2].isdigit() and int(parts[2]) == plan.uid:
+                    home = parts[5].decode("utf-8", "surrogateescape") or "/"
+                    break
+    except OSError:
+        pass
+    plan.env.append("HOME=" + home)
+
+
+def set_process_attrs(plan) -> None:
+    """personality, scheduler, I/O priority: while the init still holds
+    its capabilities (SCHED_FIFO/RR, negative nice and the RT I/O class
+    need CAP_SYS_NICE / CAP_SYS_ADMIN)."""
+    if plan.personality is not None:
+        try:
+            sc.personality(plan.personality)
+        except SysError as e:
+            raise OcipyError(f"{plan.where}: linux.personality: {e}") from None
+    if plan.sched is not None:
+        try:
+            sc.sched_setattr(*plan.sched)
+        except SysError as e:
+            raise OcipyError(f"{plan.where}: process.scheduler: {e}") from None
+    if plan.ioprio is not None:
+        try:
+            sc.ioprio_set(plan.ioprio)
+        except SysError as e:
+            raise OcipyError(f"{plan.where}: process.ioPriority: {e}") from None
+
+
+def fix_stdio_owner(plan) -> None:
+    """Give a non-root process its stdio: pipes and sockets (containerd's
+    FIFOs, a shell's pipe) and the container's own pty are chowned to the
+    process uid, as runc does, so it can reopen /dev/stdout. Never a device
+    node of the host (/dev/null, a host tty), never a regular file."""
+    import stat as st
+
+    if plan.uid == 0:
+        return
+    for fd in (0, 1, 2):
+        try:
+            s = os.fstat(fd)
+        except OSError:
+            continue
+        if s.st_uid == plan.uid:
+            continue
+        ours = plan.terminal and st.S_ISCHR(s.st_mode)  # the pty slave we made
+        if not (st.S_ISFIFO(s.st_mode) or st.S_ISSOCK(s.st_mode) or ours):
+            continue
+        try:
+            os.fchown(fd, plan.uid, plan.gid)
+        except OSError as e:
+            if e.errno not in (22, 1, 30):  # EINVAL, EPERM (unmapped owner), EROFS: leave it
+                raise OcipyError(f"stdio fd {fd}: chown to {plan.uid}: {os.strerror(e.errno)}") from None
+
+
 def set_credentials(plan, warn) -> None:
     caps = plan.caps
     # bounding set first: dropping needs CAP_SETPCAP, which we may give up next

@@ -66,20 +66,22 @@ class Rootfs:
                 return False
             raise
 
-    def mkdir_all(self, path: str, mode: int = 0o755) -> int:
+    def mkdir_all(self, path: str, mode: int = 0o755, _depth: int = 0) -> int:
         """Create every missing directory of `path` inside the rootfs and
         return an O_PATH fd of it. Each step is resolved in root, so an
-        existing symlink component resolves inside the rootfs too."""
+        existing symlink component resolves inside the rootfs too; a dangling
+        one is followed to its target, which is created inside the rootfs
+        (what runc's securejoin does), never outside."""
         parts = [p for p in path.split("/") if p and p != "."]
         try:
             return self.open("/".join(parts), os.O_PATH | os.O_DIRECTORY)
         except SysError as e:
             if e.errno != 2:
-                raise SysError(e.errno, "mkdir", self.path + path) from None
+                raise SysError(e.errno, "mkdir", self.path + "/" + "/".join(parts)) from None
         cur = os.dup(self.fd)
         done: list[str] = []
         try:
-            for comp in parts:
+            for i, comp in enumerate(parts):
                 done.append(comp)
                 rel = "/".join(done)
                 try:
@@ -87,21 +89,41 @@ class Rootfs:
                 except SysError as e:
                     if e.errno != 2:
                         raise SysError(e.errno, "mkdir", f"{self.path}/{rel}") from None
+                    target = self._dangling(cur, comp, done[:-1])
+                    if target is not None:
+                        if _depth > 40:
+                            raise SysError(40, "mkdir", f"{self.path}/{rel}") from None
+                        os.close(cur)
+                        cur = -1
+                        return self.mkdir_all(target + "/" + "/".join(parts[i + 1:]), mode, _depth + 1)
                     try:
                         os.mkdir(comp, mode, dir_fd=cur)
-                    except FileExistsError:
-                        # a dangling symlink (or a race): never follow it out
-                        raise SysError(17, "mkdir", f"{self.path}/{rel} (dangling symlink?)") from None
+                    except OSError as e2:
+                        raise SysError(e2.errno, "mkdir", f"{self.path}/{rel}") from None
                     nfd = self.open(rel, os.O_PATH | os.O_DIRECTORY)
                 os.close(cur)
                 cur = nfd
             return cur
         except BaseException:
-            os.close(cur)
+            if cur >= 0:
+                os.close(cur)
             raise
 
-    def ensure_file(self, path: str) -> None:
-        """Make `path` exist as a regular file (a bind mount point for a file)."""
+    @staticmethod
+    def _dangling(dirfd: int, name: str, parent: list) -> str | None:
+        """If `name` in dirfd is a symlink (that did not resolve), the
+        container path it points to; else None."""
+        try:
+            target = os.readlink(name, dir_fd=dirfd)
+        except OSError:
+            return None
+        if target.startswith("/"):
+            return target
+        return "/".join(parent + [target])
+
+    def ensure_file(self, path: str, _depth: int = 0) -> None:
+        """Make `path` exist as a regular file (a bind mount point for a
+        file); a dangling symlink there is followed inside the rootfs."""
         parent, name = _split(path)
         dfd = self.mkdir_all(parent)
         try:
@@ -109,8 +131,13 @@ class Rootfs:
                 fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dfd)
                 os.close(fd)
             except OSError as e:
-                if e.errno == 40:  # ELOOP: a symlink; fine if it resolves in root
-                    os.close(self.open(path))
+                if e.errno == 40:  # ELOOP: a symlink, which must resolve in root
+                    if self.exists(path):
+                        return
+                    target = self._dangling(dfd, name, [p for p in parent.split("/") if p])
+                    if target is None or _depth > 40:
+                        raise SysError(40, "create mount point", self.path + path) from None
+                    self.ensure_file(target, _depth + 1)
                 elif e.errno not in (21, 26, 6):  # EISDIR, ETXTBSY, ENXIO: exists
                     raise SysError(e.errno, "create mount point", self.path + path) from None
         finally:
@@ -123,25 +150,31 @@ def _split(path: str) -> tuple[str, str]:
     return path[:i] or "/", path[i + 1:]
 
 
-def prepare_root(plan, root_fd_holder: list) -> Rootfs:
-    """Private propagation for our view, and the rootfs made a mount point."""
-    prop = plan.rootfs_prop or (sc.MS_SLAVE | sc.MS_REC)
-    sc.mount(None, "/", None, prop, context="set propagation of /")
+def prepare_root(plan) -> Rootfs:
+    """Cut our mount namespace off from the host's, then make the rootfs a
+    mount point (pivot_root needs one).
+
+    The whole namespace is made recursively slave (private when the config
+    asks for private/unbindable), whatever linux.rootfsPropagation says:
+    nothing mounted for the container may ever propagate back to the host,
+    even when the rootfs sits on a shared mount. The requested propagation
+    is for the container's root mount and is applied after pivot_root
+    (apply_root_propagation), where it cannot leak."""
+    want = plan.rootfs_prop
+    base = sc.MS_PRIVATE if want & (sc.MS_PRIVATE | MS_UNBINDABLE) else sc.MS_SLAVE
+    sc.mount(None, "/", None, base | sc.MS_REC, context="set propagation of /")
     sc.mount(plan.rootfs, plan.rootfs, None, sc.MS_BIND | sc.MS_REC, context=f"bind rootfs {plan.rootfs}")
-    if plan.rootfs_prop & sc.MS_SHARED:
-        # pivot_root refuses a shared parent mount: make the parent private
-        _make_parent_private(plan.rootfs)
     return Rootfs(plan.rootfs)
 
 
-def _make_parent_private(path: str) -> None:
-    best = "/"
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            mp = line.split()[4]
-            if (path + "/").startswith(mp.rstrip("/") + "/") and len(mp) > len(best):
-                best = mp
-    sc.mount(None, best, None, sc.MS_PRIVATE, context=f"make {best} private")
+MS_UNBINDABLE = 1 << 17
+
+
+def apply_root_propagation(plan) -> None:
+    """linux.rootfsPropagation on the container's '/' (after pivot_root)."""
+    want = plan.rootfs_prop
+    if want & (sc.MS_SHARED | sc.MS_SLAVE | sc.MS_PRIVATE | MS_UNBINDABLE):
+        sc.mount(None, "/", None, want, context="linux.rootfsPropagation on /")
 
 
 def do_mounts(plan, rfs: Rootfs) -> None:
@@ -150,6 +183,9 @@ def do_mounts(plan, rfs: Rootfs) -> None:
             _mount_one(plan, rfs, dest, mtype, source, opts, is_bind)
         except SysError as e:
             raise OcipyError(f"{plan.where}: mounts[{idx}]: {dest}: {e}") from None
+        except OSError as e:
+            what = f"{e.strerror}: {e.filename}" if e.filename else str(e.strerror or e)
+            raise OcipyError(f"{plan.where}: mounts[{idx}]: {dest}: {what}") from None
 
 
 def _mount_one(plan, rfs: Rootfs, dest: str, mtype: str, source, opts, is_bind: bool) -> None:
@@ -225,16 +261,24 @@ def _remount(rfs: Rootfs, dest: str, flags: int) -> None:
         os.close(fd)
 
 
+OWN_CGROUPS: dict = {}
+
+
+def read_own_cgroups() -> None:
+    """Our cgroup paths as the host sees them: read before unsharing the
+    cgroup namespace (inside it every path reads "/")."""
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            OWN_CGROUPS[ctrls] = path
+
+
 def _mount_cgroup(rfs: Rootfs, dest: str, opts) -> None:
     """Give the container a read-only (by default) view of its own cgroups:
     a tmpfs at dest with one bind per host hierarchy, of the cgroup this
     process is in (runc's approach on v1/hybrid), or a bind of the cgroup2
     directory on a pure v2 host."""
-    own = {}
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            own[ctrls] = path
+    own = OWN_CGROUPS
     hier = []  # (mountpoint, fstype, root, super options)
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -342,7 +386,7 @@ def _fix(dfd: int, name: str, mode: int, uid: int, gid: int) -> None:
 
 
 def setup_dev(plan, rfs: Rootfs) -> None:
-    bind_host = plan.userns_new
+    bind_host = plan.userns_new or plan.userns_join  # mknod is refused in a user namespace
     declared = {d["path"] for d in plan.devices}
     for path, t, ma, mi in DEFAULT_DEVICES:
         if path in declared:

@@ -330,6 +330,10 @@ def _enter_namespaces(plan, ch) -> None:
         except OcipyError as e:
             raise OcipyError(f"{plan.where}: linux.namespaces: {e}") from None
         os.close(fd)
+    if plan.userns_join:
+        # become root of the joined user namespace (host root is unmapped there)
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
     if plan.userns_new:
         sc.unshare(sc.CLONE_NEWUSER)
         ch.send("userns")
@@ -383,6 +387,8 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     from ocipy.launcher import process, rootfs
 
     now = plan.ns_new & ~(sc.CLONE_NEWUSER | sc.CLONE_NEWPID | sc.CLONE_NEWTIME)
+    if any(m[2] in ("cgroup", "cgroup2") for m in plan.mounts):
+        rootfs.read_own_cgroups()
     if now:
         sc.unshare(now)
     os.setsid()
@@ -395,7 +401,7 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     # host fds we need after pivot_root: our fd table through the host /proc
     procfd_dir = os.open("/proc/self/fd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     devnull = rootfs.open_host_devnull()
-    rfs = rootfs.prepare_root(plan, [])
+    rfs = rootfs.prepare_root(plan)
     rootfs.do_mounts(plan, rfs)
     if plan.setup_dev:
         rootfs.setup_dev(plan, rfs)
@@ -424,10 +430,14 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     os.close(devnull)
     os.close(rfs.fd)
     rootfs.pivot(plan)
+    rootfs.apply_root_propagation(plan)
     try:
         os.chdir(plan.cwd)
     except OSError as e:
         raise OcipyError(f"{plan.where}: process.cwd: {plan.cwd}: {os.strerror(e.errno)}") from None
+    process.complete_env(plan)
+    process.set_process_attrs(plan)
+    process.fix_stdio_owner(plan)
     process.set_credentials(plan, lambda msg: ch.send("warn", msg))
     path = process.find_executable(plan)
     ch.send("ready")

@@ -17,7 +17,7 @@ import os
 import struct
 
 from ocipy.errors import SysError
-from ocipy.syscalls._ffi import buffer, c_int, c_long, c_uint, c_ulong, get_errno, libc
+from ocipy.syscalls._ffi import buffer, c_int, c_long, c_ulong, get_errno, libc
 
 
 class _Libc:
@@ -98,6 +98,8 @@ _ARCH_SYSCALLS = {
     # name: (x86_64, aarch64)
     "pivot_root": (155, 41),
     "keyctl": (250, 219),
+    "sched_setattr": (314, 274),
+    "ioprio_set": (251, 30),
 }
 _MACHINE = os.uname().machine
 _ARCH_INDEX = 1 if _MACHINE in ("aarch64", "arm64") else 0
@@ -227,6 +229,26 @@ def capget() -> tuple[int, int, int]:
         raise _err("capget")
     e0, p0, i0, e1, p1, i1 = struct.unpack("=6I", out.raw)
     return e0 | e1 << 32, p0 | p1 << 32, i0 | i1 << 32
+
+
+def sched_setattr(policy: int, flags: int, nice: int, priority: int, runtime: int, deadline: int,
+                  period: int) -> None:
+    """sched_setattr(2) on the calling thread (struct sched_attr, VER0)."""
+    attr = struct.pack("=IIQiIQQQ", 48, policy, flags, nice, priority, runtime, deadline, period)
+    nr = _ARCH_SYSCALLS["sched_setattr"][_ARCH_INDEX]
+    if _syscall(nr, 0, attr, 0) != 0:
+        raise _err("sched_setattr")
+
+
+def ioprio_set(value: int) -> None:
+    nr = _ARCH_SYSCALLS["ioprio_set"][_ARCH_INDEX]
+    if _syscall(nr, 1, 0, value) != 0:  # IOPRIO_WHO_PROCESS, self
+        raise _err("ioprio_set")
+
+
+def personality(persona: int) -> None:
+    if _libc.personality(c_ulong(persona)) == -1:
+        raise _err("personality", hex(persona))
 
 
 KEYCTL_JOIN_SESSION_KEYRING = 1
