@@ -11,11 +11,11 @@ def run(g: dict, p: dict) -> int:
     force = bool(p.get("force"))
     try:
         c = st.Container.load(g["root"], p["container_id"])
+        c.lock()  # may find it deleted by the holder we waited for
     except NotFound:
         if force:  # runc: delete --force of a missing container succeeds
             return 0
         raise
-    c.lock()
     try:
         status = c.require("delete", force=force)
         if status != st.STOPPED:
