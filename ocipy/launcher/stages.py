@@ -382,6 +382,10 @@ def _write_time_offsets(plan) -> None:
         raise OcipyError(f"{plan.where}: linux.timeOffsets: {os.strerror(e.errno)}") from None
 
 
+def _die(sig, _frame) -> None:
+    os._exit(128 + sig)
+
+
 def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     from ocipy import syscalls as sc
     from ocipy.launcher import process, rootfs
@@ -444,5 +448,12 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     if ch.recv()[0] != "ack":
         os._exit(1)  # stage 0 is gone: create failed or was killed
     ch.close()
+    # A namespace's init only receives signals it handles: while we wait for
+    # `start`, `kill ID TERM` must still end the container as it would the
+    # program (runc's Go init dies the same way). Handlers reset at execve.
+    import _signal
+
+    for sig in (1, 2, 3, 10, 12, 14, 15):
+        _signal.signal(sig, _die)
     process.wait_for_start(fifo_fd, procfd_dir)
     process.exec_process(plan, path, plan.preserve_fds)
