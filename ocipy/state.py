@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 
-from ocipy import jsonlite
+from ocipy import SPEC_VERSION, jsonlite
 from ocipy.errors import NotFound, OcipyError, StateError
 
 CREATING = "creating"
@@ -171,7 +171,7 @@ class Container:
         s = self.state or {}
         st = status or self.status()
         d = {
-            "ociVersion": s.get("ociVersion", "1.3.0"),
+            "ociVersion": s.get("ociVersion", SPEC_VERSION),
             "id": self.id,
             "pid": self.pid if st in (CREATED, RUNNING, PAUSED, CREATING) else 0,
             "status": st,
@@ -234,4 +234,6 @@ def list_ids(root: str) -> list[str]:
         names = os.listdir(root)
     except FileNotFoundError:
         return []
+    except OSError as e:
+        raise OcipyError(f"--root {root}: {os.strerror(e.errno)}") from None
     return sorted(n for n in names if not n.startswith(".") and os.path.isdir(os.path.join(root, n)))

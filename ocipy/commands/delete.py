@@ -20,6 +20,11 @@ def run(g: dict, p: dict) -> int:
         status = c.require("delete", force=force)
         if status != st.STOPPED:
             stop(c)
+        elif not c.state.get("new_pidns"):
+            # without a pid namespace the init's children may outlive it
+            from ocipy.commands.kill import kill_all
+
+            kill_all(c, 9)
         destroy(c)
     finally:
         c.unlock()

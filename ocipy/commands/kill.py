@@ -41,28 +41,57 @@ def signal_init(c: st.Container, sig: int) -> bool:
 
 
 def container_pids(c: st.Container) -> list[int]:
-    """Every process of the container. With its own pid namespace: all
-    processes in that namespace (found through /proc/*/ns/pid); otherwise
-    only the init (the cgroup-based lookup comes with ocipy.cgroups)."""
-    if not c.state.get("new_pidns"):
-        return [c.pid]
+    """Every process of the container, without cgroups (ocipy.cgroups will
+    read cgroup.procs):
+    - its own pid namespace: the processes in the init's pid namespace
+      (when the init is gone, the kernel has killed them all);
+    - else its own mount namespace: processes in that namespace whose root
+      is the container's rootfs (both checks: a namespace inode number can be
+      reused once the namespace is freed);
+    - else only the init."""
+    s = c.state
+    alive = c.init_alive()
+    if s.get("new_pidns"):
+        return _scan("pid", _ns_ino(c.pid, "pid"), None) if alive else []
+    if s.get("new_mntns"):
+        ino = _ns_ino(c.pid, "mnt") if alive else s.get("mnt_ino")
+        if ino:
+            pids = _scan("mnt", ino, tuple(s.get("rootfs_id") or ()))
+            if alive and c.pid not in pids:
+                pids.append(c.pid)
+            return pids
+    return [c.pid] if alive else []
+
+
+def _ns_ino(pid: int, ns: str) -> int:
     try:
-        want = os.stat(f"/proc/{c.pid}/ns/pid").st_ino
+        return os.stat(f"/proc/{pid}/ns/{ns}").st_ino
     except OSError:
+        return 0
+
+
+def _scan(ns: str, ino: int, root_id) -> list[int]:
+    if not ino:
         return []
     pids = []
     for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                if os.stat(f"/proc/{name}/ns/pid").st_ino == want:
-                    pids.append(int(name))
-            except OSError:
-                pass
+        if not name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{name}/ns/{ns}").st_ino != ino:
+                continue
+            if root_id:
+                r = os.stat(f"/proc/{name}/root")
+                if (r.st_dev, r.st_ino) != root_id:
+                    continue
+        except OSError:
+            continue
+        pids.append(int(name))
     return pids
 
 
 def kill_all(c: st.Container, sig: int) -> None:
-    if sig == 9 and c.state.get("new_pidns"):
+    if sig == 9 and c.state.get("new_pidns") and c.init_alive():
         # SIGKILL to a pid namespace's init kills the whole namespace
         signal_init(c, 9)
         return

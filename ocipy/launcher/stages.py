@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ocipy import SPEC_VERSION
 from ocipy import state as st
 from ocipy.errors import OcipyError
 from ocipy.launcher import channel
@@ -57,6 +58,10 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
                          "(or set terminal to false)")
     if not plan.terminal and console_socket:
         raise OcipyError(f"--console-socket given but {plan.where}: process.terminal is false")
+    if pid_file:
+        pid_file = os.path.abspath(pid_file)
+        if not os.path.isdir(os.path.dirname(pid_file)):
+            raise OcipyError(f"--pid-file {pid_file}: {os.path.dirname(pid_file)}: no such directory")
     console_fd = our_console = -1
     if console_socket:
         console_fd = _connect_console(console_socket)
@@ -82,7 +87,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
     parent = child = None
     try:
         c.state = {
-            "ociVersion": config.get("ociVersion", ""),
+            "ociVersion": SPEC_VERSION,  # the state complies with ocipy's version (runtime.md)
             "id": cid,
             "pid": 0,
             "status": st.CREATING,
@@ -92,6 +97,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             "init_start": 0,
             "annotations": config.get("annotations") or {},
             "new_pidns": bool(plan.ns_new & 0x20000000),
+            "new_mntns": bool(plan.ns_new & 0x00020000),
+            "rootfs_id": _dev_ino(rootfs),
         }
         c.save()
         fifo = os.path.join(c.dir, st.FIFO)
@@ -127,8 +134,13 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             _record_init(c, init_pid)
             _parent_loop(parent, 0, plan, c, init_pid)
         if pid_file:
-            st.write_atomic(os.path.abspath(pid_file), str(init_pid), 0o644)
+            try:
+                st.write_atomic(pid_file, str(init_pid), 0o644)
+            except OSError as e:
+                raise OcipyError(f"--pid-file {pid_file}: {os.strerror(e.errno)}") from None
         c.state["status"] = st.CREATED
+        if c.state["new_mntns"]:  # to find the container's processes without a pid ns
+            c.state["mnt_ino"] = os.stat(f"/proc/{init_pid}/ns/mnt").st_ino
         c.save()
         parent.send("ack")
         parent.close()
@@ -142,6 +154,11 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             parent.close()
         c.remove_dir()
         raise
+
+
+def _dev_ino(path: str) -> list:
+    s = os.stat(path)
+    return [s.st_dev, s.st_ino]
 
 
 def _preload(plan) -> None:
