@@ -154,3 +154,18 @@ def test_real_launcher_version(tmp_path):
     r = _run(dest, "--version", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert ocipy.__version__ in r.stdout
+
+
+def test_pick_interpreter_only_takes_a_working_same_version_build(tmp_path):
+    """A candidate is taken only if it is the same minor version and imports
+    ocipy's hot and rich paths; otherwise the installing interpreter stays."""
+    import sys
+
+    from ocipy import install_launcher as il
+
+    parent = il.package_parent()
+    default = il.real_interpreter()
+    got = il.pick_interpreter(default, parent, il.dependency_paths(exclude=parent))
+    assert got == default or got == os.path.realpath("/usr/bin/python%d.%d" % sys.version_info[:2])
+    # an unimportable package dir: the probe fails, the default stays
+    assert il.pick_interpreter(default, str(tmp_path), []) == default
