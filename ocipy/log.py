@@ -67,8 +67,13 @@ def error(msg: str) -> None:
         pass
 
 
-def warn(msg: str) -> None:
+def warn(msg: str, quiet: bool = False) -> None:
+    """A warning (runtime.md: how it is exposed is ours to choose): always in
+    --log; on stderr too unless `quiet` (a known, harmless condition that
+    runc's own default spec triggers on every run) and --debug is off."""
     _write_log("warning", msg)
+    if quiet and not _debug:
+        return
     try:
         sys.stderr.write(f"ocipy: warning: {msg}\n")
     except (OSError, ValueError):

@@ -126,7 +126,7 @@ class Container:
                 return False
             self.state = None  # a create in progress, or killed before writing state
         except (ValueError, OSError) as e:
-            raise OcipyError(f"{self.dir}/{STATE_FILE}: unreadable state: {e}") from None
+            self.state = {"corrupt": str(e)}  # delete --force can still remove it
         return True
 
     def save(self) -> None:
@@ -149,6 +149,9 @@ class Container:
         s = self.state
         if s is None:
             return CREATING
+        if "corrupt" in s:
+            raise OcipyError(f"{self.dir}/{STATE_FILE}: unreadable state ({s['corrupt']}): "
+                             "delete --force removes it")
         if s.get("status") == CREATING:
             return CREATING
         if not self.init_alive():

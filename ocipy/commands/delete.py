@@ -17,6 +17,9 @@ def run(g: dict, p: dict) -> int:
             return 0
         raise
     try:
+        if force and "corrupt" in (c.state or {}):
+            destroy(c)  # nothing to trust in it: remove what we can
+            return 0
         status = c.require("delete", force=force)
         if status != st.STOPPED:
             stop(c)

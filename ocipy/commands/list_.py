@@ -5,6 +5,7 @@ import sys
 
 from ocipy import jsonlite
 from ocipy import state as st
+from ocipy.errors import OcipyError
 
 
 def run(g: dict, p: dict) -> int:
@@ -15,9 +16,9 @@ def run(g: dict, p: dict) -> int:
         try:
             if not c.reload():
                 continue
-        except Exception:  # an unreadable container must not hide the others
+            rows.append(c.oci_state())
+        except OcipyError:  # an unreadable container must not hide the others
             continue
-        rows.append(c.oci_state())
     out = sys.stdout
     if p.get("quiet"):
         out.write("".join(r["id"] + "\n" for r in rows))

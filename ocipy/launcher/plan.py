@@ -164,8 +164,9 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     if lost:
         # config.md: a capability that cannot be granted MUST be logged as a
         # warning, and runtimes SHOULD NOT fail (runc drops these silently)
+        # quiet: runc's default spec asks for exactly this; stderr stays clean
         log.warn("process.capabilities.ambient: not granted (an ambient capability must also be "
-                 "bounding, permitted and inheritable): " + ", ".join(capsmod.mask_to_names(lost)))
+                 "bounding, permitted and inheritable): " + ", ".join(capsmod.mask_to_names(lost)), quiet=True)
         p.caps["ambient"] &= ~lost
     rls = proc.get("rlimits") or []
     p.rlimits = [(rl["type"], num, soft, hard) for rl, (num, soft, hard) in zip(rls, rlmod.parse_rlimits(rls, filename=p.where))]

@@ -401,3 +401,21 @@ def test_log_text_escapes_quotes(runtime, check, tmp_path):
     assert m, entries[0]
     msg = json.loads('"' + m.group(2) + '"')  # logrus quotes like Go's strconv.Quote
     assert "nosuchid" in msg and msg in line, (msg, line)
+
+
+def test_corrupt_state_is_reported_and_force_deleted(runtime):
+    """A state.json that is not JSON (a full disk, an editor...): commands
+    say so in one line naming the file; delete --force removes it."""
+    import os
+
+    d = os.path.join(runtime.root, "broken")
+    os.makedirs(d)
+    with open(os.path.join(d, "state.json"), "w") as f:
+        f.write("garbage")
+    r = runtime("state", "broken")
+    assert r.returncode != 0
+    assert r.stderr.count("\n") == 1 and "state.json" in r.stderr and "Traceback" not in r.stderr
+    assert runtime("list", "-q").stdout == ""
+    assert runtime("delete", "broken").returncode != 0
+    assert runtime("delete", "--force", "broken").returncode == 0
+    assert not os.path.exists(d)
