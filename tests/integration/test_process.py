@@ -250,12 +250,21 @@ def test_capabilities_ambient_not_in_inheritable_warns(runtime, bundle):
         c["process"]["capabilities"] = {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"],
                                         "permitted": ["CAP_KILL"], "ambient": ["CAP_KILL"]}
 
-    r = run(runtime, bundle(["cat", "/proc/self/status"], edit=edit))
+    import json
+    import os
+
+    b = bundle(["cat", "/proc/self/status"], edit=edit)
+    logf = os.path.join(b, "log.json")
+    r = runtime("--log", logf, "--log-format", "json", "run", "--bundle", b, "amb")
     assert r.returncode == 0, r.stderr
     st = status(r.stdout)
     assert decode(st["CapAmb"]) == set()
     assert decode(st["CapBnd"]) == {"CAP_KILL"}
-    assert "warning" in r.stderr and "CAP_KILL" in r.stderr and "ambient" in r.stderr
+    # runc's own default spec asks for this on every run: the warning is in
+    # the log, and stderr stays clean (runtime.md leaves the how to us)
+    entries = [json.loads(line) for line in open(logf)]
+    assert any(e["level"] == "warning" and "CAP_KILL" in e["msg"] and "ambient" in e["msg"] for e in entries)
+    assert r.stderr == ""
 
 
 def test_capability_the_runtime_lacks_warns_and_is_dropped(runtime, bundle):
