@@ -1,0 +1,49 @@
+"""Real CLI calls never import what the hot path must not.
+
+Runs the installed lean launcher (or python -m ocipy's modules through the
+same main()) under `python -X importtime -I -S` for a whole lifecycle and
+checks no forbidden module was imported by any of the calls, the container
+process included (its stderr is the CLI's until it execs).
+"""
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+FORBIDDEN = {"typer", "click", "pydantic", "typing", "re", "json", "enum", "dataclasses", "argparse",
+             "inspect", "signal", "subprocess", "pathlib", "datetime", "logging", "ctypes"}
+
+
+def _imported(stderr: str) -> set:
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+def test_lifecycle_imports_nothing_forbidden(runtime, bundle, tmp_path):
+    b = bundle(["sleep", "100"])
+    launcher = os.environ.get("OCIPY")
+    if launcher:
+        with open(launcher) as f:
+            interp = f.readline()[2:].split()[0]
+        base = [interp, "-X", "importtime", "-I", "-S", launcher]
+    else:
+        code = f"import sys; sys.path.insert(0, {REPO!r}); from ocipy.main import main; main()"
+        base = [sys.executable, "-X", "importtime", "-I", "-S", "-c", code]
+    base += ["--root", runtime.root]
+    seen = {}
+    for args in (["create", "--bundle", b, "hot"], ["state", "hot"], ["start", "hot"], ["list"],
+                 ["kill", "hot", "KILL"], ["delete", "--force", "hot"]):
+        err = tmp_path / "err"
+        with open(err, "w") as ef:
+            r = subprocess.run(base + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=ef,
+                               timeout=60)
+        text = err.read_text()
+        assert r.returncode == 0, text[-2000:]
+        got = _imported(text)
+        assert "ocipy.main" in got, "the probe did not see ocipy's imports"
+        seen[args[0]] = sorted(got & FORBIDDEN)
+    assert all(not v for v in seen.values()), seen
