@@ -23,11 +23,13 @@ def run(g: dict, p: dict) -> int:
         status = c.require("delete", force=force)
         if status != st.STOPPED:
             stop(c)
-        elif not c.state.get("new_pidns"):
-            # without a pid namespace the init's children may outlive it
-            from ocipy.commands.kill import kill_all
+        elif c.state.get("cgroup") or not c.state.get("new_pidns"):
+            # the init is gone, but processes may outlive it (no pid
+            # namespace, or a cgroup that other processes joined)
+            from ocipy.commands.kill import container_pids, kill_all
 
-            kill_all(c, 9)
+            if container_pids(c):
+                kill_all(c, 9)
         destroy(c)
     finally:
         c.unlock()
@@ -58,4 +60,9 @@ def stop(c: st.Container, timeout: float = 10.0) -> None:
 
 
 def destroy(c: st.Container) -> None:
+    """Remove what create made: the cgroup (once empty), then the state."""
+    if c.state and c.state.get("cgroup"):
+        from ocipy.commands.kill import cgroup_of
+
+        cgroup_of(c).destroy()
     c.remove_dir()

@@ -50,6 +50,8 @@ def container_pids(c: st.Container) -> list[int]:
       reused once the namespace is freed);
     - else only the init."""
     s = c.state
+    if s.get("cgroup"):
+        return cgroup_of(c).procs()
     alive = c.init_alive()
     if s.get("new_pidns"):
         return _scan("pid", _ns_ino(c.pid, "pid"), None) if alive else []
@@ -90,7 +92,19 @@ def _scan(ns: str, ino: int, root_id) -> list[int]:
     return pids
 
 
+def cgroup_of(c: st.Container):
+    from ocipy.cgroups import from_state
+
+    return from_state(c.state["cgroup"])
+
+
 def kill_all(c: st.Container, sig: int) -> None:
+    if c.state.get("cgroup"):
+        # every process of the cgroup (cgroup.kill, or freeze-signal-thaw)
+        mgr = cgroup_of(c)
+        if mgr.exists():
+            mgr.kill_all(sig)
+            return
     if sig == 9 and c.state.get("new_pidns") and c.init_alive():
         # SIGKILL to a pid namespace's init kills the whole namespace
         signal_init(c, 9)

@@ -34,7 +34,7 @@ class Plan:
         "hostname", "domainname", "sysctl", "net_new", "time_offsets", "args", "env", "cwd", "uid",
         "gid", "gids", "umask", "caps", "rlimits", "nnp", "oom", "terminal", "console_size",
         "no_pivot", "preserve_fds", "last_cap", "root_uid", "root_gid", "where",
-        "new_keyring", "userns_join", "sched", "ioprio", "personality",
+        "new_keyring", "userns_join", "sched", "ioprio", "personality", "cgroup_fds", "cgroup_dirs",
     )
 
 
@@ -44,6 +44,7 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.cid, p.bundle, p.rootfs, p.config = cid, bundle, rootfs, config
     p.where = os.path.join(bundle, "config.json")  # errors name the file, like spec.load
     p.no_pivot, p.preserve_fds, p.new_keyring = no_pivot, preserve_fds, new_keyring
+    p.cgroup_fds, p.cgroup_dirs = [], {}  # filled by stages.create once the cgroup exists
     linux = config.get("linux") or {}
     proc = config.get("process")
     if not proc:
@@ -232,6 +233,43 @@ def _personality(cfg, where: str):
         # config-linux.md defines no flag names yet: MUST error on unsupported values
         raise ConfigError(f"{where}: linux.personality.flags: unsupported {cfg['flags']!r}")
     return dom
+
+
+# The devices every container may use whatever linux.resources.devices
+# says: the spec's default devices and the pty/console nodes, plus mknod of
+# any node (runc's specconv.AllowedDevices, appended after the config's rules).
+DEFAULT_DEVICE_RULES = (
+    {"allow": True, "type": "c", "access": "m"},
+    {"allow": True, "type": "b", "access": "m"},
+    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},    # null
+    {"allow": True, "type": "c", "major": 1, "minor": 8, "access": "rwm"},    # random
+    {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"},    # full
+    {"allow": True, "type": "c", "major": 5, "minor": 0, "access": "rwm"},    # tty
+    {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},    # zero
+    {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "rwm"},    # urandom
+    {"allow": True, "type": "c", "major": 5, "minor": 1, "access": "rwm"},    # console
+    {"allow": True, "type": "c", "major": 136, "access": "rwm"},              # pts/*
+    {"allow": True, "type": "c", "major": 5, "minor": 2, "access": "rwm"},    # ptmx
+    {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rwm"},  # net/tun
+)
+
+
+def cgroup_resources(config: dict) -> dict:
+    """linux.resources as the cgroup manager must apply it: the config's
+    device rules, then an allow rule for each linux.devices entry and the
+    default devices (a container's own /dev/null must stay usable even under
+    Docker's or runc's deny-all first rule)."""
+    linux = config.get("linux") or {}
+    res = dict(linux.get("resources") or {})
+    if "devices" in res or linux.get("devices"):
+        rules = list(res.get("devices") or [])
+        for d in linux.get("devices") or []:
+            if d.get("type") in ("c", "b", "u"):
+                rules.append({"allow": True, "type": "c" if d["type"] == "u" else d["type"],
+                              "major": d.get("major"), "minor": d.get("minor"), "access": "rwm"})
+        rules.extend(DEFAULT_DEVICE_RULES)
+        res["devices"] = rules
+    return res
 
 
 def _own_bounding(last_cap: int) -> int:

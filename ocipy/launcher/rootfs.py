@@ -210,7 +210,7 @@ def _mount_one(plan, rfs: Rootfs, dest: str, mtype: str, source, opts, is_bind: 
         if opts.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT):
             _remount(rfs, dest, opts.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT))
     elif mtype == "cgroup" or mtype == "cgroup2":
-        _mount_cgroup(rfs, dest, opts)
+        _mount_cgroup(plan, rfs, dest, opts)
         return
     else:
         fd = rfs.mkdir_all(dest)
@@ -261,44 +261,24 @@ def _remount(rfs: Rootfs, dest: str, flags: int) -> None:
         os.close(fd)
 
 
-OWN_CGROUPS: dict = {}
-
-
-def read_own_cgroups() -> None:
-    """Our cgroup paths as the host sees them: read before unsharing the
-    cgroup namespace (inside it every path reads "/")."""
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            OWN_CGROUPS[ctrls] = path
-
-
-def _mount_cgroup(rfs: Rootfs, dest: str, opts) -> None:
-    """Give the container a read-only (by default) view of its own cgroups:
-    a tmpfs at dest with one bind per host hierarchy, of the cgroup this
-    process is in (runc's approach on v1/hybrid), or a bind of the cgroup2
-    directory on a pure v2 host."""
-    own = OWN_CGROUPS
-    hier = []  # (mountpoint, fstype, root, super options)
+def _mount_cgroup(plan, rfs: Rootfs, dest: str, opts) -> None:
+    """Give the container a view of its own cgroups, read-only unless the
+    mount says rw: on v1/hybrid hosts a tmpfs at dest with one bind per host
+    hierarchy of the container's cgroup dir (runc's approach), on a pure v2
+    host a bind of its cgroup2 dir. Binds do not depend on the cgroup
+    namespace, which is unshared later (after the late cgroup join)."""
+    dirs = plan.cgroup_dirs
+    hier = []  # (mountpoint, fstype, super options)
     with open("/proc/self/mountinfo") as f:
         for line in f:
             pre, _, post = line.partition(" - ")
             fields = pre.split()
             fstype, _src, sopts = post.split()[:3]
             if fstype in ("cgroup", "cgroup2") and fields[4].startswith("/sys/fs/cgroup"):
-                hier.append((fields[4], fstype, fields[3], sopts))
+                hier.append((fields[4], fstype, sopts.split(",")))
     flags = opts.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
-    v2_only = len(hier) == 1 and hier[0][1] == "cgroup2" and hier[0][0] == "/sys/fs/cgroup"
-    if v2_only:
-        os.close(rfs.mkdir_all(dest))
-        fd = rfs.open(dest)
-        try:
-            sc.mount("/sys/fs/cgroup" + own.get("", "/"), fdpath(fd), None, sc.MS_BIND | sc.MS_REC,
-                     context="bind cgroup2")
-        finally:
-            os.close(fd)
-        if flags:
-            _remount(rfs, dest, flags)
+    if len(hier) == 1 and hier[0][1] == "cgroup2" and hier[0][0] == "/sys/fs/cgroup":
+        _bind_cgroup(rfs, dirs.get(""), dest, flags)
         return
     fd = rfs.mkdir_all(dest)
     try:
@@ -306,30 +286,32 @@ def _mount_cgroup(rfs: Rootfs, dest: str, opts) -> None:
                  context="tmpfs for cgroups")
     finally:
         os.close(fd)
-    for mp, fstype, mroot, sopts in hier:
+    for mp, fstype, sopts in hier:
         name = mp[len("/sys/fs/cgroup"):].strip("/")
         if not name:
             continue
         if fstype == "cgroup2":
-            key = ""
+            src = dirs.get("")
         else:
-            key = next((k for k in own if k and set(k.split(",")) <= set(sopts.split(",")) | {""}
-                        and all(c in sopts.split(",") for c in k.split(","))), None)
-            if key is None:
-                continue
-        sub = own.get(key, "/")
-        rel = os.path.relpath(sub, mroot) if mroot != "/" else sub.lstrip("/")
-        src = os.path.join(mp, rel) if not rel.startswith("..") else mp
-        sub_dest = dest.rstrip("/") + "/" + name
-        os.close(rfs.mkdir_all(sub_dest))
-        fd = rfs.open(sub_dest)
-        try:
-            sc.mount(src, fdpath(fd), None, sc.MS_BIND | sc.MS_REC, context=f"bind cgroup {name}")
-        finally:
-            os.close(fd)
-        _remount(rfs, sub_dest, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+            src = next((dirs[o] for o in sopts if o in dirs), None) or \
+                next((dirs[o] for o in ("name=" + o[5:] for o in sopts if o.startswith("name=")) if o in dirs), None)
+        if src:
+            _bind_cgroup(rfs, src, dest.rstrip("/") + "/" + name, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
     if flags & sc.MS_RDONLY:
         _remount(rfs, dest, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+
+
+def _bind_cgroup(rfs: Rootfs, src, dest: str, flags: int) -> None:
+    if not src:
+        return
+    os.close(rfs.mkdir_all(dest))
+    fd = rfs.open(dest)
+    try:
+        sc.mount(src, fdpath(fd), None, sc.MS_BIND | sc.MS_REC, context=f"bind cgroup {src}")
+    finally:
+        os.close(fd)
+    if flags:
+        _remount(rfs, dest, flags)
 
 
 # --- devices -------------------------------------------------------------------

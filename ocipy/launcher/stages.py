@@ -42,7 +42,7 @@ class Created:
 
 def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_socket: str = "",
            no_pivot: bool = False, preserve_fds: int = 0, subreaper: bool = False,
-           own_console: bool = False, new_keyring: bool = True) -> Created:
+           own_console: bool = False, new_keyring: bool = True, systemd_cgroup: bool = False) -> Created:
     """Stage 0. With own_console (a foreground `run`), a terminal without
     --console-socket is allowed: the pty master comes back to us over a
     socketpair, in Created.console."""
@@ -84,7 +84,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         raise OcipyError(f"{c.dir}: {os.strerror(e.errno)}") from None
 
     init_pid = 0
-    parent = child = None
+    parent = child = mgr = None
     try:
         c.state = {
             "ociVersion": SPEC_VERSION,  # the state complies with ocipy's version (runtime.md)
@@ -101,6 +101,15 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             "rootfs_id": _dev_ino(rootfs),
         }
         c.save()
+        mgr = _cgroup_setup(plan, cid, systemd_cgroup, root)
+        c.state["cgroup"] = mgr.to_state()
+        c.save()
+        low = 3 + preserve_fds
+        # the init joins late, through fds opened here by root: after it
+        # pivoted and dropped privileges (the kernel checks the opener)
+        plan.cgroup_fds = [_above(os.open(os.path.join(d, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC), low)
+                           for d in mgr.dirs()]
+        plan.cgroup_dirs = _cgroup_dirs(mgr)
         fifo = os.path.join(c.dir, st.FIFO)
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # not what the umask left: the init may run as any uid
@@ -150,6 +159,12 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             os.close(our_console)
         if init_pid:
             _kill_and_reap(init_pid)
+        if mgr is not None:
+            try:
+                mgr.kill_all(9)
+                mgr.destroy()
+            except OcipyError:
+                pass
         if parent is not None:
             parent.close()
         c.remove_dir()
@@ -210,6 +225,47 @@ def _kill_and_reap(pid: int) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
+
+
+def _cgroup_setup(plan, cid: str, systemd: bool, root: str):
+    """Create the container's cgroup and write its resources (stage 0, as
+    root, before any process of the container exists)."""
+    from ocipy import cgroups, log
+    from ocipy.launcher.plan import cgroup_resources
+
+    linux = plan.config.get("linux") or {}
+    try:
+        name = cid
+        if not linux.get("cgroupsPath") and os.path.abspath(root) != "/run/ocipy":
+            # the default cgroup is named after the id; ids are unique per
+            # --root only, so another root gets its own name (several roots
+            # coexist: a delete in one must never kill the other's processes)
+            from zlib import crc32
+
+            name = f"{cid}-{crc32(os.path.abspath(root).encode()):08x}"
+        path = cgroups.resolve_path(linux.get("cgroupsPath"), name, systemd=systemd)
+        mgr = cgroups.new_manager(cgroups.detect(), path, cid)
+        resources = cgroup_resources(plan.config)
+        mgr.create(resources)
+    except OcipyError as e:
+        raise OcipyError(f"{plan.where}: {e}") from None
+    try:
+        for w in mgr.apply(resources):
+            log.warn(f"{plan.where}: {w}")
+    except OcipyError as e:
+        mgr.destroy()
+        raise OcipyError(f"{plan.where}: {e}") from None
+    return mgr
+
+
+def _cgroup_dirs(mgr) -> dict:
+    """What the container's cgroup mount binds: v1 controller -> dir, and
+    "" -> its cgroup2 dir (unified hierarchy of a hybrid host, or pure v2)."""
+    out = dict(getattr(mgr, "paths", {}) or {})
+    unified = getattr(mgr, "unified", None) or getattr(mgr, "dir", None)
+    if unified:
+        out[""] = unified
+    return out
 
 
 def _needs_stage1(plan) -> bool:
@@ -399,6 +455,24 @@ def _write_time_offsets(plan) -> None:
         raise OcipyError(f"{plan.where}: linux.timeOffsets: {os.strerror(e.errno)}") from None
 
 
+def _join_cgroup(plan) -> None:
+    """Enter the container's cgroup as late as possible: everything the
+    interpreter allocated so far stays charged where it was (memory already
+    charged does not move), so even a 1 MiB memory limit can start a
+    program. Then the cgroup namespace, rooted at that cgroup."""
+    from ocipy import syscalls as sc
+
+    for fd in plan.cgroup_fds:
+        try:
+            os.write(fd, b"0")
+        except OSError as e:
+            raise OcipyError(f"{plan.where}: linux.cgroupsPath: joining the container's cgroup: "
+                             f"{os.strerror(e.errno)}") from None
+        os.close(fd)
+    if plan.ns_new & sc.CLONE_NEWCGROUP:
+        sc.unshare(sc.CLONE_NEWCGROUP)
+
+
 def _die(sig, _frame) -> None:
     os._exit(128 + sig)
 
@@ -407,9 +481,9 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     from ocipy import syscalls as sc
     from ocipy.launcher import process, rootfs
 
-    now = plan.ns_new & ~(sc.CLONE_NEWUSER | sc.CLONE_NEWPID | sc.CLONE_NEWTIME)
-    if any(m[2] in ("cgroup", "cgroup2") for m in plan.mounts):
-        rootfs.read_own_cgroups()
+    # the cgroup namespace is unshared after the late cgroup join (its root
+    # is the cgroup of the process that unshares it)
+    now = plan.ns_new & ~(sc.CLONE_NEWUSER | sc.CLONE_NEWPID | sc.CLONE_NEWTIME | sc.CLONE_NEWCGROUP)
     if now:
         sc.unshare(now)
     os.setsid()
@@ -459,6 +533,7 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     process.complete_env(plan)
     process.set_process_attrs(plan)
     process.fix_stdio_owner(plan)
+    _join_cgroup(plan)
     process.set_credentials(plan, lambda msg: ch.send("warn", msg))
     path = process.find_executable(plan)
     ch.send("ready")
