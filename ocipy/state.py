@@ -227,9 +227,16 @@ class Container:
 
 
 def _frozen(s: dict) -> bool:
-    """Whether the container's freezer says frozen (cgroups issue fills
-    this in; without a cgroup there is no pause)."""
-    return False
+    """Whether the container's cgroup is frozen. Only asked when `pause`
+    recorded it (state of a running container stays free of cgroup code)."""
+    if not s.get("cgroup"):
+        return False
+    from ocipy.cgroups import from_state
+
+    try:
+        return from_state(s["cgroup"]).frozen()
+    except OcipyError:
+        return False
 
 
 def list_ids(root: str) -> list[str]:

@@ -24,7 +24,7 @@ def features() -> dict:
         "linux": {
             "namespaces": sorted(NAMESPACES),
             "capabilities": sorted(caps.CAPS, key=caps.CAPS.get),
-            "cgroup": {"v1": False, "v2": False, "systemd": False, "systemdUser": False, "rdma": False},
+            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
             "seccomp": {"enabled": False},
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},

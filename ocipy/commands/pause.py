@@ -1,0 +1,28 @@
+"""ocipy pause: freeze every process of the container (freezer v1,
+cgroup.freeze v2); state then reports `paused`."""
+from __future__ import annotations
+
+from ocipy import state as st
+from ocipy.errors import OcipyError
+
+
+def run(g: dict, p: dict) -> int:
+    c = st.Container.load(g["root"], p["container_id"])
+    c.lock()
+    try:
+        c.require("pause")
+        mgr = cgroup(c)
+        mgr.freeze()
+        c.state["paused"] = True
+        c.save()
+    finally:
+        c.unlock()
+    return 0
+
+
+def cgroup(c: st.Container):
+    if not c.state.get("cgroup"):
+        raise OcipyError(f'container "{c.id}" has no cgroup to freeze')
+    from ocipy.cgroups import from_state
+
+    return from_state(c.state["cgroup"])
