@@ -107,8 +107,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         low = 3 + preserve_fds
         # the init joins late, through fds opened here by root: after it
         # pivoted and dropped privileges (the kernel checks the opener)
-        plan.cgroup_fds = [_above(os.open(os.path.join(d, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC), low)
-                           for d in mgr.dirs()]
+        plan.cgroup_fds = [_above(os.open(_join_file(d), os.O_WRONLY | os.O_CLOEXEC), low) for d in mgr.dirs()]
         plan.cgroup_dirs = _cgroup_dirs(mgr)
         fifo = os.path.join(c.dir, st.FIFO)
         os.mkfifo(fifo, 0o622)
@@ -246,6 +245,13 @@ def _cgroup_setup(plan, cid: str, systemd: bool, root: str):
         path = cgroups.resolve_path(linux.get("cgroupsPath"), name, systemd=systemd)
         mgr = cgroups.new_manager(cgroups.detect(), path, cid)
         resources = cgroup_resources(plan.config)
+        if getattr(mgr, "unified", None) and not _needs_unified(mgr, resources):
+            # A hybrid host's cgroup2 hierarchy holds only the controllers
+            # the host moved there (hugetlb here). Joining it costs an RCU
+            # grace period (cgroup.procs: ~7 ms measured, no `tasks` file in
+            # cgroup2), so it is used only when a resource needs it; the
+            # manager then behaves as on a v1-only host.
+            mgr.unified = None
         mgr.create(resources)
     except OcipyError as e:
         raise OcipyError(f"{plan.where}: {e}") from None
@@ -256,6 +262,32 @@ def _cgroup_setup(plan, cid: str, systemd: bool, root: str):
         mgr.destroy()
         raise OcipyError(f"{plan.where}: {e}") from None
     return mgr
+
+
+# linux.resources key -> the controller that implements it
+_RESOURCE_CONTROLLERS = {"memory": "memory", "cpu": "cpu", "pids": "pids", "blockIO": "io",
+                         "hugepageLimits": "hugetlb", "rdma": "rdma", "network": "net_cls"}
+
+
+def _needs_unified(mgr, resources: dict) -> bool:
+    if resources.get("unified"):
+        return True
+    v1 = getattr(mgr, "paths", {})
+    v2 = getattr(mgr, "v2_controllers", frozenset())
+    for key, ctrl in _RESOURCE_CONTROLLERS.items():
+        if resources.get(key) and ctrl not in v1 and (ctrl in v2 or (ctrl == "io" and "blkio" not in v1)):
+            return True
+    return False
+
+
+def _join_file(d: str) -> str:
+    """The file the init writes "0" to. On v1, `tasks`: moving one thread
+    (the init is single-threaded: that is the whole process) skips the
+    global threadgroup rwsem that `cgroup.procs` takes, and its RCU grace
+    period (measured here: ~8 ms against 0.3 ms, per hierarchy). cgroup2 has
+    only cgroup.procs for this."""
+    tasks = os.path.join(d, "tasks")
+    return tasks if os.path.exists(tasks) else os.path.join(d, "cgroup.procs")
 
 
 def _cgroup_dirs(mgr) -> dict:
