@@ -156,10 +156,10 @@ class Container:
             return CREATING
         if not self.init_alive():
             return STOPPED
+        if s.get("paused") and _frozen(s):  # before created: a created container can be paused
+            return PAUSED
         if os.path.lexists(os.path.join(self.dir, FIFO)):
             return CREATED
-        if s.get("paused") and _frozen(s):
-            return PAUSED
         return RUNNING
 
     def require(self, command: str, force: bool = False) -> str:

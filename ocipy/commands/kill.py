@@ -11,11 +11,14 @@ from ocipy.signals import parse_signal
 def run(g: dict, p: dict) -> int:
     sig = parse_signal(p.get("signal") or "SIGTERM")
     c = st.Container.load(g["root"], p["container_id"])
-    c.require("kill")
+    status = c.require("kill")
     if p.get("all"):
         kill_all(c, sig)
     elif not signal_init(c, sig):
         raise OcipyError(f'container "{c.id}" is not running')
+    elif sig == 9 and status == st.PAUSED:
+        # a v1 freezer holds a SIGKILLed task until thawed (runc thaws too)
+        cgroup_of(c).thaw()
     return 0
 
 

@@ -238,9 +238,11 @@ def _personality(cfg, where: str):
 # The devices every container may use whatever linux.resources.devices
 # says: the spec's default devices and the pty/console nodes, plus mknod of
 # any node (runc's specconv.AllowedDevices, appended after the config's rules).
-DEFAULT_DEVICE_RULES = (
+MKNOD_RULES = (
     {"allow": True, "type": "c", "access": "m"},
     {"allow": True, "type": "b", "access": "m"},
+)
+DEFAULT_DEVICE_RULES = (
     {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},    # null
     {"allow": True, "type": "c", "major": 1, "minor": 8, "access": "rwm"},    # random
     {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"},    # full
@@ -267,7 +269,17 @@ def cgroup_resources(config: dict) -> dict:
             if d.get("type") in ("c", "b", "u"):
                 rules.append({"allow": True, "type": "c" if d["type"] == "u" else d["type"],
                               "major": d.get("major"), "minor": d.get("minor"), "access": "rwm"})
-        rules.extend(DEFAULT_DEVICE_RULES)
+        # The defaults go right after the last deny-all rule (runc and
+        # Docker start with one), not at the end as runc does: the spec
+        # applies entries in order, so a user's later, specific deny (of
+        # /dev/zero, say) must still win over the runtime's defaults.
+        at = 0
+        for i, r in enumerate(rules):
+            if not r.get("allow") and r.get("type", "a") == "a" and r.get("major") is None \
+                    and r.get("minor") is None:
+                at = i + 1
+        rules[at:at] = DEFAULT_DEVICE_RULES
+        rules.extend(MKNOD_RULES)  # last: wildcards, so no later specific rule needs to cut them
         res["devices"] = rules
     return res
 

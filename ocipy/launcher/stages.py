@@ -270,7 +270,16 @@ _RESOURCE_CONTROLLERS = {"memory": "memory", "cpu": "cpu", "pids": "pids", "bloc
 
 
 def _needs_unified(mgr, resources: dict) -> bool:
-    if resources.get("unified"):
+    """Whether a hybrid host's cgroup2 hierarchy must hold the container:
+    a resource lives there, or something tracks processes by it (systemd
+    does: without it, `systemctl stop` of the caller's unit would kill the
+    containers), or the runtime itself sits in a non-root cgroup2 cgroup
+    (its manager would count the container as its own)."""
+    if resources.get("unified") or os.path.isdir("/run/systemd/system"):
+        return True
+    from ocipy.cgroups import own_cgroup
+
+    if own_cgroup().get("", "/") not in ("/", ""):
         return True
     v1 = getattr(mgr, "paths", {})
     v2 = getattr(mgr, "v2_controllers", frozenset())
