@@ -26,6 +26,7 @@ CREATE_MODULES = [
     "ocipy.commands.create", "ocipy.commands.run", "ocipy.launcher.stages", "ocipy.launcher.plan",
     "ocipy.launcher.rootfs", "ocipy.launcher.process", "ocipy.launcher.channel", "ocipy.syscalls",
     "ocipy.spec.mounts", "ocipy.spec.caps", "ocipy.spec.env", "ocipy.spec.rlimits",
+    "ocipy.commands.exec", "ocipy.launcher.execproc",
 ]
 
 
