@@ -24,8 +24,15 @@ import os
 from ocipy.errors import OcipyError
 
 __all__ = [
-    "CgroupError", "Hierarchy", "detect", "own_cgroup", "resolve_path", "clean_path",
-    "new_manager", "from_state", "V1_CONTROLLERS",
+    "V1_CONTROLLERS",
+    "CgroupError",
+    "Hierarchy",
+    "clean_path",
+    "detect",
+    "from_state",
+    "new_manager",
+    "own_cgroup",
+    "resolve_path",
 ]
 
 # The v1 controllers a container joins when their hierarchy is mounted (as
@@ -63,7 +70,7 @@ class Hierarchy:
     unified   the cgroup2 mountpoint or None; unified_root as v1_roots.
     """
 
-    __slots__ = ("mode", "v1", "v1_roots", "unified", "unified_root", "_controllers")
+    __slots__ = ("_controllers", "mode", "unified", "unified_root", "v1", "v1_roots")
 
     def __init__(self, mode: str, v1: dict | None = None, v1_roots: dict | None = None,
                  unified: str | None = None, unified_root: str = "/",
@@ -283,6 +290,7 @@ def new_manager(hier: Hierarchy, path: str, cid: str = "", own: dict | None = No
     placed under the runtime's own cgroup (`own`, default /proc/self/cgroup).
     Nothing is created until create().
     """
+    path = clean_path(path)  # no "..": whatever the caller passes stays below the mountpoints
     if not path or path in ("/", "."):
         raise CgroupError(f"cgroup path {path!r}: not a container cgroup (use resolve_path)")
     relative = not path.startswith("/")

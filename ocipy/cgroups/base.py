@@ -24,7 +24,8 @@ import os
 
 from ocipy.cgroups import CgroupError
 
-# BPF/cgroup2 core files, present in every v2 cgroup whatever the controllers
+# cgroup2 core files (cgroup.procs, cgroup.freeze...): in every v2 cgroup,
+# whatever controllers are enabled
 CORE_PREFIX = "cgroup."
 
 # Fields for which 0 means "unset" (see the module docstring).
@@ -109,10 +110,10 @@ def write(d: str, name: str, value, what: str = "") -> None:
         os.close(fd)
 
 
-def join_one(d: str, pid: int) -> None:
-    """Write a pid (0: the caller) to d/cgroup.procs."""
+def join_one(d: str, pid: int, name: str = "cgroup.procs") -> None:
+    """Write a pid (0: the caller) to d/cgroup.procs (or v1's `tasks`)."""
     try:
-        fd = os.open(d + "/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open(d + "/" + name, os.O_WRONLY | os.O_CLOEXEC)
     except OSError as e:
         raise CgroupError(f"join cgroup {d}: {os.strerror(e.errno)}") from None
     try:
@@ -357,13 +358,20 @@ class Manager:
         (empty when cgroup.kill did it).
 
         SIGKILL goes through cgroup.kill where the container is in a cgroup2
-        cgroup that has it (kernel >= 5.14): atomic, no pid races. Otherwise,
+        cgroup that has it (kernel >= 5.14): atomic, no pid races (a frozen
+        cgroup is thawed after, so that the processes can die). Otherwise,
         as runc's signalAllProcesses: freeze, list, signal each, thaw, so
         that nothing forks away between listing and signalling. A container
         that was already frozen (paused) stays frozen for other signals (they
         are delivered on resume); for SIGKILL it is thawed so that the
         processes can die."""
         if sig == 9 and self._cgroup_kill():
+            # v1 frozen tasks (a hybrid host's freezer) only die once thawed
+            try:
+                if self.frozen():
+                    self.thaw()
+            except CgroupError:
+                pass
             return []
         try:
             was_frozen = self.frozen()
@@ -406,7 +414,7 @@ class Manager:
         rmdir_all(self.dirs())
 
     @staticmethod
-    def from_state(state: dict) -> "Manager":
+    def from_state(state: dict) -> Manager:
         from ocipy.cgroups import from_state
 
         return from_state(state)

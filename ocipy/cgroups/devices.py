@@ -40,7 +40,7 @@ class Rule:
     """One device rule: allow, type ("a" | "c" | "b"), major, minor (-1: any),
     access (canonical subset of "rwm")."""
 
-    __slots__ = ("allow", "type", "major", "minor", "access")
+    __slots__ = ("access", "allow", "major", "minor", "type")
 
     def __init__(self, allow: bool, type: str, major: int = WILDCARD, minor: int = WILDCARD,
                  access: str = "rwm") -> None:
@@ -100,7 +100,7 @@ class Emulator:
         self.exceptions = {}
 
     @classmethod
-    def of(cls, rules: list, default_allow: bool = True) -> "Emulator":
+    def of(cls, rules: list, default_allow: bool = True) -> Emulator:
         """The state after applying `rules` to a cgroup in `default_allow`
         state (a new v1 cgroup allows everything)."""
         e = cls(default_allow)
@@ -109,7 +109,7 @@ class Emulator:
         return e
 
     @classmethod
-    def from_list(cls, text: str) -> "Emulator":
+    def from_list(cls, text: str) -> Emulator:
         """The state devices.list shows: "a *:* rwm" means allow-all (its
         deny exceptions are not listed by the kernel; transition() copes);
         else an allow-list of the lines."""

@@ -27,11 +27,27 @@ from __future__ import annotations
 import errno
 import os
 
-from ocipy.cgroups import CgroupError, V1_CONTROLLERS, _read_words
+from ocipy.cgroups import V1_CONTROLLERS, CgroupError, _read_words
 from ocipy.cgroups import v2 as _v2
-from ocipy.cgroups.base import (Manager, check_memory_usage, deprecated_memory, exists, field, hugepage_sizes,
-                                join_one, mkdir, needs, not_available, parse_list, read, read_kv, read_or, read_uint,
-                                undo_mkdirs, write)
+from ocipy.cgroups.base import (
+    Manager,
+    check_memory_usage,
+    deprecated_memory,
+    exists,
+    field,
+    hugepage_sizes,
+    join_one,
+    mkdir,
+    needs,
+    not_available,
+    parse_list,
+    read,
+    read_kv,
+    read_or,
+    read_uint,
+    undo_mkdirs,
+    write,
+)
 
 MAX_U64 = (1 << 64) - 1
 # the order runc's fs driver sets controllers in (cpuset first: the others
@@ -116,9 +132,8 @@ def set_cpu(d: str, res: dict) -> None:
     # exceed the parent's; burst <= quota): when the kernel refuses one with
     # EINVAL and a quota is coming, retry it after the quota (runc)
     retry = []
-    if period is not None:
-        if not _try(d, "cpu.cfs_period_us", period, "cpu.period", quota is not None):
-            retry.append(("cpu.cfs_period_us", period, "cpu.period"))
+    if period is not None and not _try(d, "cpu.cfs_period_us", period, "cpu.period", quota is not None):
+        retry.append(("cpu.cfs_period_us", period, "cpu.period"))
     if burst is not None:
         if not exists(d, "cpu.cfs_burst_us"):
             raise CgroupError("linux.resources.cpu.burst: not supported by this kernel (no cpu.cfs_burst_us, "
@@ -364,7 +379,7 @@ class V1Manager(Manager):
         return st
 
     @classmethod
-    def from_state(cls, state: dict) -> "V1Manager":
+    def from_state(cls, state: dict) -> V1Manager:
         return cls(state.get("path", ""), state.get("paths") or {}, state.get("unified"),
                    state.get("unifiedMount"), mode=state.get("mode", "v1"))
 
@@ -438,8 +453,21 @@ class V1Manager(Manager):
 
     # processes ----------------------------------------------------------------------
     def join(self, pid: int = 0) -> None:
+        """Move a process into every hierarchy (0: the caller).
+
+        A single-threaded caller moves through v1's `tasks` file: migrating
+        one thread skips the global threadgroup rwsem that cgroup.procs
+        takes, and with it an RCU grace period (measured on the CI host:
+        0.4 ms for 9 hierarchies against 6-17 ms). Only for the caller: it
+        knows no thread can appear meanwhile; another process could start
+        one between the check and the write and leave it behind. cgroup2
+        has no such file (cgroup.threads needs threaded mode)."""
+        single = pid == 0 and len(os.listdir("/proc/self/task")) == 1
         for d in self.dirs():
-            join_one(d, pid)
+            if single and d != self.unified:
+                join_one(d, pid, "tasks")
+            else:
+                join_one(d, pid)
 
     def freeze(self) -> None:
         if "freezer" in self.paths:
@@ -615,4 +643,4 @@ def _hugetlb_stats(s: dict, d: str) -> None:
                               "failcnt": read_uint(f"{d}/hugetlb.{size}.failcnt", 0)}
 
 
-__all__ = ["V1Manager", "V1_CONTROLLERS", "freeze_v1", "frozen_v1"]
+__all__ = ["V1_CONTROLLERS", "V1Manager", "freeze_v1", "frozen_v1"]

@@ -33,9 +33,26 @@ import errno
 import os
 
 from ocipy.cgroups import CgroupError, _read_words
-from ocipy.cgroups.base import (CORE_PREFIX, Manager, check_memory_usage, deprecated_memory, exists,
-                                field, file_error, hugepage_sizes, join_one, mkdir, needs, not_available, parse_list,
-                                read_kv, read_or, read_uint, undo_mkdirs, write)
+from ocipy.cgroups.base import (
+    CORE_PREFIX,
+    Manager,
+    check_memory_usage,
+    deprecated_memory,
+    exists,
+    field,
+    file_error,
+    hugepage_sizes,
+    join_one,
+    mkdir,
+    needs,
+    not_available,
+    parse_list,
+    read_kv,
+    read_or,
+    read_uint,
+    undo_mkdirs,
+    write,
+)
 
 MAX_U64 = (1 << 64) - 1
 
@@ -53,7 +70,7 @@ def shares_to_weight(shares: int) -> int:
         return 10000
     l2 = math.log2(shares)
     exponent = (l2 * l2 + 125 * l2) / 612.0 - 7.0 / 34.0
-    return int(math.ceil(10 ** exponent))
+    return math.ceil(10 ** exponent)
 
 
 def blkio_weight_to_io_weight(weight: int) -> int:
@@ -510,7 +527,7 @@ class V2Manager(Manager):
         return {"mode": "v2", "path": self.path, "unified": self.dir, "unifiedMount": self.mount}
 
     @classmethod
-    def from_state(cls, state: dict) -> "V2Manager":
+    def from_state(cls, state: dict) -> V2Manager:
         return cls(state.get("path", ""), state["unified"], state.get("unifiedMount") or "/sys/fs/cgroup")
 
     # create / apply ------------------------------------------------------------------
@@ -536,9 +553,11 @@ class V2Manager(Manager):
         res = resources or {}
         warnings = deprecated_memory(res)
         unsupported(res)
+        needed = needs(res, True)
+        check_offered(self.mount, needed)
         if not os.path.isdir(self.dir):
             raise CgroupError(f"cgroup {self.dir}: does not exist")
-        self.ensure(needs(res, True))
+        self.ensure(needed)
         d = self.dir
         # runc fs2.Set order: pids, memory, io, cpu, devices, cpuset, hugetlb, rdma, unified
         set_pids(d, res)

@@ -169,22 +169,9 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
     x.gids = list(user.get("additionalGids") or [])
     x.umask = user.get("umask", 0o022)
     x.last_cap = capsmod.read_last_cap()
-    caps = proc.get("capabilities") or {}
-    x.caps = {k: capsmod.caps_to_mask(caps.get(k) or [], x.last_cap, f"{prefix}capabilities.{k}",
-                                       filename=where, warn=log.warn)
-              for k in capsmod.SETS}
-    own = _own_bounding()
-    for k in x.caps:
-        missing = x.caps[k] & ~own
-        if missing:
-            log.warn(f"{where}: {prefix}capabilities.{k}: not granted (not in ocipy's own bounding set): "
-                     + ", ".join(capsmod.mask_to_names(missing)))
-            x.caps[k] &= own
-    lost = x.caps["ambient"] & ~(x.caps["permitted"] & x.caps["inheritable"] & x.caps["bounding"])
-    if lost:  # as for the init (launcher.plan): warned in --log only
-        log.warn(f"{prefix}capabilities.ambient: not granted (an ambient capability must also be "
-                 "bounding, permitted and inheritable): " + ", ".join(capsmod.mask_to_names(lost)), quiet=True)
-        x.caps["ambient"] &= ~lost
+    from ocipy.launcher.plan import grantable_caps
+
+    x.caps = grantable_caps(proc.get("capabilities") or {}, x.last_cap, where, prefix)
     rls = proc.get("rlimits") or []
     x.rlimits = [(rl["type"], num, soft, hard)
                  for rl, (num, soft, hard) in zip(rls, rlmod.parse_rlimits(rls, prefix + "rlimits", where))]
@@ -199,9 +186,9 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
     if proc.get("scheduler") or proc.get("ioPriority") or linux.get("personality"):
         from ocipy.launcher import plan as planmod
 
-        x.sched = planmod._scheduler(proc.get("scheduler"), where)
-        x.ioprio = planmod._ioprio(proc.get("ioPriority"), where)
-        x.personality = planmod._personality(linux.get("personality"), cfg_path)
+        x.sched = planmod.scheduler(proc.get("scheduler"), where)
+        x.ioprio = planmod.ioprio(proc.get("ioPriority"), where)
+        x.personality = planmod.personality(linux.get("personality"), cfg_path)
     x.preserve_fds = p.get("preserve_fds") or 0
     if x.preserve_fds < 0:
         raise ExecError(f"--preserve-fds {x.preserve_fds}: must be >= 0")
@@ -256,15 +243,6 @@ def _apply_flags(proc: dict, p: dict) -> None:
         # config has an inheritable set (ambient needs inheritable)
         sets = ("bounding", "effective", "permitted") + (("ambient",) if base.get("inheritable") is not None else ())
         proc["capabilities"] = capsmod.merge(base, names, sets=sets)
-
-
-def _own_bounding() -> int:
-    """Our bounding set (what we may still hand on), from /proc/self/status."""
-    with open("/proc/self/status", "rb") as f:
-        for line in f:
-            if line.startswith(b"CapBnd:"):
-                return int(line.split()[1], 16)
-    return 0
 
 
 def state_dirs(s: dict):

@@ -146,37 +146,15 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.gids = user.get("additionalGids") or []
     p.umask = user.get("umask", 0o022)
     p.last_cap = capsmod.read_last_cap()
-    c = proc.get("capabilities") or {}
-    from ocipy import log
-
-    # config.md: a capability that cannot be mapped or granted MUST be logged
-    # as a warning, and runtimes SHOULD NOT fail
-    p.caps = {k: capsmod.caps_to_mask(c.get(k) or [], p.last_cap, f"process.capabilities.{k}",
-                                       filename=p.where, warn=log.warn)
-              for k in ("bounding", "effective", "permitted", "inheritable", "ambient")}
-    own_bounding = _own_bounding(p.last_cap)
-    for k in p.caps:
-        missing = p.caps[k] & ~own_bounding
-        if missing:
-            log.warn(f"{p.where}: process.capabilities.{k}: not granted (not in ocipy's own bounding set): "
-                     + ", ".join(capsmod.mask_to_names(missing)))
-            p.caps[k] &= own_bounding
-    lost = p.caps["ambient"] & ~(p.caps["permitted"] & p.caps["inheritable"] & p.caps["bounding"])
-    if lost:
-        # config.md: a capability that cannot be granted MUST be logged as a
-        # warning, and runtimes SHOULD NOT fail (runc drops these silently)
-        # quiet: runc's default spec asks for exactly this; stderr stays clean
-        log.warn("process.capabilities.ambient: not granted (an ambient capability must also be "
-                 "bounding, permitted and inheritable): " + ", ".join(capsmod.mask_to_names(lost)), quiet=True)
-        p.caps["ambient"] &= ~lost
+    p.caps = grantable_caps(proc.get("capabilities") or {}, p.last_cap, p.where, "process.")
     rls = proc.get("rlimits") or []
     p.rlimits = [(rl["type"], num, soft, hard) for rl, (num, soft, hard) in zip(rls, rlmod.parse_rlimits(rls, filename=p.where))]
     p.nnp = bool(proc.get("noNewPrivileges"))
     p.oom = proc.get("oomScoreAdj")
     p.terminal = bool(proc.get("terminal"))
-    p.sched = _scheduler(proc.get("scheduler"), p.where)
-    p.ioprio = _ioprio(proc.get("ioPriority"), p.where)
-    p.personality = _personality(linux.get("personality"), p.where)
+    p.sched = scheduler(proc.get("scheduler"), p.where)
+    p.ioprio = ioprio(proc.get("ioPriority"), p.where)
+    p.personality = personality(linux.get("personality"), p.where)
     cs = proc.get("consoleSize")
     p.console_size = (cs.get("height", 0), cs.get("width", 0)) if cs else None
     return p
@@ -191,7 +169,7 @@ _IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDL
 _PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
-def _scheduler(sc_cfg, where: str):
+def scheduler(sc_cfg, where: str):
     """process.scheduler -> (policy, flags, nice, priority, runtime, deadline, period) for sched_setattr."""
     if not sc_cfg:
         return None
@@ -210,7 +188,7 @@ def _scheduler(sc_cfg, where: str):
             sc_cfg.get("deadline", 0), sc_cfg.get("period", 0))
 
 
-def _ioprio(cfg, where: str):
+def ioprio(cfg, where: str):
     """process.ioPriority -> the ioprio_set value (class << 13 | priority)."""
     if not cfg:
         return None
@@ -223,7 +201,7 @@ def _ioprio(cfg, where: str):
     return cls << 13 | prio
 
 
-def _personality(cfg, where: str):
+def personality(cfg, where: str):
     if not cfg:
         return None
     dom = _PERSONALITY_DOMAINS.get(cfg.get("domain"))
@@ -282,6 +260,34 @@ def cgroup_resources(config: dict) -> dict:
         rules.extend(MKNOD_RULES)  # last: wildcards, so no later specific rule needs to cut them
         res["devices"] = rules
     return res
+
+
+def grantable_caps(cfg: dict, last_cap: int, where: str, prefix: str) -> dict:
+    """The five capability masks of a process (init or exec) as they can
+    really be granted. config.md: a capability that cannot be mapped or
+    granted MUST be logged as a warning, and runtimes SHOULD NOT fail; so
+    unknown names, capabilities outside ocipy's own bounding set, and ambient
+    ones not also bounding+permitted+inheritable are warned about and
+    dropped. The last is what runc's own default spec asks for on every run
+    (runc drops them silently): that warning goes to --log only."""
+    from ocipy import log
+
+    caps = {k: capsmod.caps_to_mask(cfg.get(k) or [], last_cap, f"{prefix}capabilities.{k}",
+                                    filename=where, warn=log.warn)
+            for k in ("bounding", "effective", "permitted", "inheritable", "ambient")}
+    own = _own_bounding(last_cap)
+    for k in caps:
+        missing = caps[k] & ~own
+        if missing:
+            log.warn(f"{where}: {prefix}capabilities.{k}: not granted (not in ocipy's own bounding set): "
+                     + ", ".join(capsmod.mask_to_names(missing)))
+            caps[k] &= own
+    lost = caps["ambient"] & ~(caps["permitted"] & caps["inheritable"] & caps["bounding"])
+    if lost:
+        log.warn(f"{prefix}capabilities.ambient: not granted (an ambient capability must also be "
+                 "bounding, permitted and inheritable): " + ", ".join(capsmod.mask_to_names(lost)), quiet=True)
+        caps["ambient"] &= ~lost
+    return caps
 
 
 def _own_bounding(last_cap: int) -> int:

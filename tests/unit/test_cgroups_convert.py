@@ -6,9 +6,23 @@ from __future__ import annotations
 import pytest
 
 from ocipy.cgroups import CgroupError
-from ocipy.cgroups.base import check_memory_usage, deprecated_memory, field, needs, parse_list, size_name
-from ocipy.cgroups.v2 import (blkio_weight_to_io_weight, cpu_max, empty_stats, prune, shares_to_weight, swap_to_v2,
-                              unsupported)
+from ocipy.cgroups.base import (
+    check_memory_usage,
+    deprecated_memory,
+    field,
+    needs,
+    parse_list,
+    size_name,
+)
+from ocipy.cgroups.v2 import (
+    blkio_weight_to_io_weight,
+    cpu_max,
+    empty_stats,
+    prune,
+    shares_to_weight,
+    swap_to_v2,
+    unsupported,
+)
 
 
 @pytest.mark.parametrize("shares,weight", [

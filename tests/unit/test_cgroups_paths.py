@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from ocipy.cgroups import CgroupError, Hierarchy, clean_path, detect, from_state, new_manager, resolve_path
+from ocipy.cgroups import (
+    CgroupError,
+    Hierarchy,
+    clean_path,
+    detect,
+    from_state,
+    new_manager,
+    resolve_path,
+)
 from ocipy.cgroups.v1 import V1Manager
 from ocipy.cgroups.v2 import V2Manager
+
 
 def _samples():
     # the mountinfo samples live with the detection tests (same directory)
