@@ -293,12 +293,20 @@ def _mount_cgroup(plan, rfs: Rootfs, dest: str, opts) -> None:
         if fstype == "cgroup2":
             src = dirs.get("")
         else:
-            src = next((dirs[o] for o in sopts if o in dirs), None) or \
-                next((dirs[o] for o in ("name=" + o[5:] for o in sopts if o.startswith("name=")) if o in dirs), None)
+            src = next((dirs[o] for o in sopts if o in dirs), None)  # a controller, or "name=systemd"
         if src:
-            _bind_cgroup(rfs, src, dest.rstrip("/") + "/" + name, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
-    if flags & sc.MS_RDONLY:
-        _remount(rfs, dest, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+            _bind_cgroup(rfs, src, dest.rstrip("/") + "/" + name, 0)
+    # one recursive mount_setattr for the tmpfs and every bind below it,
+    # instead of a remount per hierarchy
+    attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | (MOUNT_ATTR_RDONLY if flags & sc.MS_RDONLY else 0)
+    fd = rfs.open(dest)
+    try:
+        sc.mount_setattr(fd, attrs, 0, True, context=f"cgroup mounts at {dest}")
+    finally:
+        os.close(fd)
+
+
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 0x1, 0x2, 0x4, 0x8
 
 
 def _bind_cgroup(rfs: Rootfs, src, dest: str, flags: int) -> None:

@@ -100,7 +100,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             "new_mntns": bool(plan.ns_new & 0x00020000),
             "rootfs_id": _dev_ino(rootfs),
         }
-        c.save()
+        # (a killed create before the first save leaves a dir without
+        # state.json: that reads as "creating" and delete --force removes it)
         mgr = _cgroup_setup(plan, cid, systemd_cgroup, root)
         c.state["cgroup"] = mgr.to_state()
         c.save()
