@@ -385,26 +385,10 @@ def _setup_terminal(plan: ExecPlan, console_fd: int) -> None:
 
 
 def _exec(plan: ExecPlan, path: str, wfd: int) -> None:
-    """Close every fd but stdio, --preserve-fds and the error pipe (CLOEXEC:
-    gone at execve, which stage 0 reads as success), then execve."""
-    import _signal
-
+    """execve with every fd closed but stdio, --preserve-fds and the error
+    pipe (CLOEXEC: gone at execve, which stage 0 reads as success)."""
     from ocipy import syscalls as sc
+    from ocipy.launcher.process import exec_process
 
-    for sig in (13, 25):  # Python ignores SIGPIPE and SIGXFSZ; ignored survives execve
-        _signal.signal(sig, _signal.SIG_DFL)
-    keep = 3 + plan.preserve_fds
-    for fd in range(3, keep):
-        try:
-            os.set_inheritable(fd, True)
-        except OSError:
-            pass
-    if wfd > keep:
-        sc.close_range(keep, wfd - 1)
-    sc.close_range(max(keep, wfd + 1))
-    env = dict(e.split("=", 1) for e in plan.env)
     sc.prctl(PR_SET_PDEATHSIG, 0, context="PR_SET_PDEATHSIG")
-    try:
-        os.execve(path, plan.args, env)
-    except OSError as e:
-        raise OcipyError(f'exec: "{plan.args[0]}": {os.strerror(e.errno)}') from None
+    exec_process(plan, path, plan.preserve_fds, keep_fd=wfd)

@@ -240,22 +240,35 @@ def wait_for_start(fifo_fd: int, procfd_dir: int) -> None:
         os.close(fd)
 
 
-def exec_process(plan, path: str, keep_fds: int) -> None:
+def exec_process(plan, path: str, keep_fds: int, keep_fd: int = -1) -> None:
+    """Close every fd but stdio, the --preserve-fds ones (made inheritable)
+    and `keep_fd` (a CLOEXEC error pipe for exec: it closes at execve, which
+    its reader takes as success), restore the signal dispositions Python
+    changed, and execve. A failing execve raises OcipyError when there is
+    such a pipe to report it on, else is printed on the process's stderr."""
     import _signal
 
     # Python ignores SIGPIPE and SIGXFSZ; an ignored disposition survives
     # execve, so restore them (subprocess does the same with restore_signals)
     for sig in (13, 25):
         _signal.signal(sig, _signal.SIG_DFL)
-    for fd in range(3, 3 + keep_fds):
+    keep = 3 + keep_fds
+    for fd in range(3, keep):
         try:
             os.set_inheritable(fd, True)
         except OSError:
             pass
     env = dict(e.split("=", 1) for e in plan.env)
-    sc.close_range(3 + keep_fds)
+    if keep_fd >= keep:
+        if keep_fd > keep:
+            sc.close_range(keep, keep_fd - 1)
+        sc.close_range(keep_fd + 1)
+    else:
+        sc.close_range(keep)
     try:
         os.execve(path, plan.args, env)
     except OSError as e:
+        if keep_fd >= 0:
+            raise OcipyError(f'exec: "{plan.args[0]}": {os.strerror(e.errno)}') from None
         os.write(2, f"ocipy: exec {plan.args[0]}: {os.strerror(e.errno)}\n".encode())
         os._exit(127)
