@@ -31,6 +31,7 @@ def run(g: dict, p: dict) -> int:
             if container_pids(c):
                 kill_all(c, 9)
         destroy(c)
+        poststop(c)
     finally:
         c.unlock()
     return 0
@@ -66,3 +67,15 @@ def destroy(c: st.Container) -> None:
 
         cgroup_of(c).destroy()
     c.remove_dir()
+
+
+def poststop(c: st.Container) -> None:
+    """runtime.md step 13: after the container is destroyed, before delete
+    returns; runtime namespace, state "stopped"; a failure is a warning and
+    the remaining hooks still run."""
+    hooks = ((c.state or {}).get("hooks") or {}).get("poststop")
+    if not hooks:
+        return
+    from ocipy.launcher.hooks import hook_state, run_hooks_warn
+
+    run_hooks_warn("poststop", hooks, hook_state(c.state, st.STOPPED), c.state.get("bundle", "") + "/config.json")

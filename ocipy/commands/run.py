@@ -11,7 +11,7 @@ FORWARD = (1, 2, 3, 10, 12, 14, 15, 28, 20, 18, 21, 22)
 
 
 def run(g: dict, p: dict) -> int:
-    from ocipy.commands.start import release
+    from ocipy.commands.start import poststart, release
     from ocipy.launcher.stages import create
 
     detach = bool(p.get("detach"))
@@ -23,12 +23,15 @@ def run(g: dict, p: dict) -> int:
     c = created.container
     try:
         release(c)
-    except BaseException:
+    except BaseException as e:
         from ocipy.commands.delete import destroy, stop
+        from ocipy.launcher.hooks import HookError
 
-        stop(c)
-        destroy(c)
+        if not isinstance(e, HookError):  # (a hook failure destroyed it already)
+            stop(c)
+            destroy(c)
         raise
+    poststart(c)
     if detach:
         return 0
     if created.console >= 0:
@@ -41,10 +44,11 @@ def run(g: dict, p: dict) -> int:
             os.close(master)
     status = wait_forwarding(created.pid)
     if not p.get("keep"):
-        from ocipy.commands.delete import destroy, stop
+        from ocipy.commands.delete import destroy, poststop, stop
 
         stop(c)
         destroy(c)
+        poststop(c)
     return status
 
 

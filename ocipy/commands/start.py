@@ -13,6 +13,7 @@ def run(g: dict, p: dict) -> int:
     try:
         c.require("start")
         release(c)
+        poststart(c)
     finally:
         c.unlock()
     return 0
@@ -40,7 +41,10 @@ def release(c: st.Container) -> None:
             while True:
                 events = dict(poller.poll())
                 if fd in events:
-                    if os.read(fd, 1):
+                    b = os.read(fd, 1)
+                    if b == b"E":  # a startContainer hook failed: the program never ran
+                        _hook_failed(c, _read_rest(fd, poller))
+                    if b:
                         break
                 if pidfd in events:
                     raise OcipyError(f'cannot start container "{c.id}": its process exited before start')
@@ -49,3 +53,53 @@ def release(c: st.Container) -> None:
     finally:
         os.close(pidfd)
     os.unlink(fifo)
+
+
+def _read_rest(fd: int, poller) -> str:
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            poller.poll(1000)
+            continue
+        if not chunk:
+            return data.decode("utf-8", "replace")
+        data += chunk
+
+
+def _hook_failed(c: st.Container, msg: str) -> None:
+    """runtime.md: a failed startContainer/poststart hook -> an error, the
+    container stopped and destroyed (step 12), then poststop hooks (13)."""
+    from ocipy.launcher.hooks import HookError
+
+    abort(c)
+    raise HookError(msg)
+
+
+def abort(c: st.Container) -> None:
+    from ocipy.commands.delete import destroy, poststop, stop
+
+    stop(c)
+    try:
+        os.unlink(os.path.join(c.dir, st.FIFO))
+    except OSError:
+        pass
+    destroy(c)
+    poststop(c)
+
+
+def poststart(c: st.Container) -> None:
+    """After the user's program started, before `start` returns (runtime
+    namespace, state "running"). runtime.md v1.3 step 9: a failure is an
+    error, the container is stopped and destroyed, poststop hooks run."""
+    hooks = ((c.state or {}).get("hooks") or {}).get("poststart")
+    if not hooks:
+        return
+    from ocipy.launcher.hooks import HookError, hook_state, run_hooks
+
+    try:
+        run_hooks("poststart", hooks, hook_state(c.state, st.RUNNING, c.pid), c.state.get("bundle", "") + "/config.json")
+    except HookError:
+        abort(c)
+        raise

@@ -7,6 +7,9 @@ Messages are single lines "KIND payload\\n"; the kinds, in protocol order:
   ---------------                         ---------------
   userns      (stage 1 unshared a user ns) mapped  (uid/gid maps written)
   pid N       (stage 1 forked the init)
+  hooks       (init: mounts done; run        hooks-done (prestart + createRuntime
+               prestart/createRuntime now)               hooks ran; go on)
+  hookerror MSG (a createContainer hook failed: destroy, then poststop hooks)
   ready       (init set up, about to block on exec.fifo)
                                           ack     (state saved: go on)
   warn MSG    (a warning for the user's log, e.g. a capability not granted)

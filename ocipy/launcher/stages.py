@@ -18,6 +18,17 @@
            `start`, closes every fd it must not pass on and execs the user's
            program. Any error travels back to stage 0 as one line.
 
+Hooks (launcher.hooks): with prestart/createRuntime hooks the init, its
+mounts done and before pivot_root, sends `hooks` and waits; stage 0 runs
+them in the runtime namespaces and answers `hooks-done` (a failure: the
+usual error path, then poststop hooks). The init then runs createContainer
+hooks itself (container namespaces, host paths: not pivoted yet); a hook
+failure in a child travels as `hookerror MSG`. startContainer hooks run in
+the init once `start` opened exec.fifo; the byte it writes is then b"0"
+(go on) or b"E" + the error line (the program never runs). With hooks that
+stage 0 or `run` spawns in the runtime namespaces, stage 1 is never folded
+into stage 0 (stage 0 must keep the host's namespaces for its children).
+
 Messages: launcher.channel. Only this module forks.
 """
 from __future__ import annotations
@@ -100,6 +111,10 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             "new_mntns": bool(plan.ns_new & 0x00020000),
             "rootfs_id": _dev_ino(rootfs),
         }
+        later_hooks = {k: v for k, v in ((config.get("hooks") or {}).items())
+                       if k in ("poststart", "poststop") and v}
+        if later_hooks:  # run by start/delete: recorded now (a later config.json edit changes nothing)
+            c.state["hooks"] = later_hooks
         # (a killed create before the first save leaves a dir without
         # state.json: that reads as "creating" and delete --force removes it)
         mgr = _cgroup_setup(plan, cid, systemd_cgroup, root)
@@ -128,7 +143,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         _preload(plan)
         sys.stdout.flush()
         sys.stderr.flush()
-        if _needs_stage1(plan):
+        if _needs_stage1(plan) or _runtime_hooks(plan):
             pid1 = os.fork()
             if pid1 == 0:
                 _child_main(parent, child, plan, fifo_fd, console_fd)  # never returns
@@ -154,7 +169,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         parent.send("ack")
         parent.close()
         return Created(c, init_pid, our_console)
-    except BaseException:
+    except BaseException as e:
         if our_console >= 0:
             os.close(our_console)
         if init_pid:
@@ -168,7 +183,30 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         if parent is not None:
             parent.close()
         c.remove_dir()
+        from ocipy.launcher.hooks import HookError
+
+        if isinstance(e, HookError):
+            # runtime.md: a failed prestart/createRuntime/createContainer hook
+            # stops the container and continues at step 12 (destroy) and 13
+            # (poststop hooks, failures only warned about)
+            _poststop(c.state or {}, plan.config)
         raise
+
+
+def _poststop(state: dict, config: dict) -> None:
+    from ocipy.launcher import hooks
+
+    hooks.run_hooks_warn("poststop", hooks.hooks_of(config, "poststop"),
+                         hooks.hook_state(state, st.STOPPED), "")
+
+
+def _runtime_hooks(plan) -> bool:
+    """Hooks that stage 0 (or `run`, the same process) spawns in the
+    runtime namespaces: then stage 0 must never enter or unshare one of the
+    container's namespaces itself (folded stage 1 would: its later children
+    would land in the container's pid/time namespace or a joined one)."""
+    h = plan.config.get("hooks") or {}
+    return any(h.get(k) for k in ("prestart", "createRuntime", "poststart", "poststop"))
 
 
 def _dev_ino(path: str) -> list:
@@ -192,6 +230,12 @@ def _preload(plan) -> None:
 
     if plan.terminal:
         import socket  # noqa: F401
+    if plan.config.get("hooks"):
+        import select  # noqa: F401
+        import time  # noqa: F401
+
+        import ocipy.jsonlite  # noqa: F401
+        import ocipy.launcher.hooks  # noqa: F401
 
 
 def _above(fd: int, low: int) -> int:
@@ -337,6 +381,7 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -
     """Stage 0's side of the protocol; returns the init's host pid. With
     stage1 == 0 (folded), init_pid is already known."""
     stage1_reaped = stage1 == 0
+    pending_hooks = False
     try:
         while True:
             kind, payload = ch.recv()
@@ -348,10 +393,24 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -
                 os.waitpid(stage1, 0)
                 stage1_reaped = True
                 _record_init(c, init_pid)
+                if pending_hooks:
+                    pending_hooks = False
+                    _create_hooks(ch, plan, c, init_pid)
             elif kind == "ready":
                 if not init_pid:
                     raise OcipyError("internal error: init ready before its pid was known")
                 return init_pid
+            elif kind == "hooks":
+                # the init is past its mounts, before pivot_root: prestart
+                # then createRuntime, here in the runtime namespaces
+                if not init_pid:
+                    pending_hooks = True
+                    continue
+                _create_hooks(ch, plan, c, init_pid)
+            elif kind == "hookerror":
+                from ocipy.launcher.hooks import HookError
+
+                raise HookError(payload)
             elif kind == "warn":
                 from ocipy import log
 
@@ -365,6 +424,15 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -
         if not stage1_reaped:
             _kill_and_reap(stage1)
         raise
+
+
+def _create_hooks(ch, plan, c, init_pid: int) -> None:
+    from ocipy.launcher import hooks
+
+    state = hooks.hook_state(c.state, st.CREATING, init_pid)
+    for kind in ("prestart", "createRuntime"):
+        hooks.run_hooks(kind, hooks.hooks_of(plan.config, kind), state, plan.where)
+    ch.send("hooks-done")
 
 
 def _exit_reason(pid: int) -> str:
@@ -405,14 +473,17 @@ def _child_main(parent, ch, plan, fifo_fd: int, console_fd: int) -> None:
 
 
 def _report(ch, e: BaseException) -> None:
+    kind = "error"
     if isinstance(e, OcipyError):
+        if getattr(e, "is_hook", False):  # (no import here: maybe unreachable now)
+            kind = "hookerror"
         msg = str(e)
     elif isinstance(e, OSError):
         msg = f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
     else:
         msg = f"internal error: {type(e).__name__}: {e}"
     try:
-        ch.send("error", msg)
+        ch.send(kind, msg)
     except OSError:  # after `ack` nobody listens: the container's stderr is all we have
         try:
             os.write(2, f"ocipy: {msg}\n".encode())
@@ -562,6 +633,9 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     rootfs.readonly_paths(plan, rfs)
     if plan.root_readonly:
         rootfs.remount_root_readonly(rfs)
+    hk = plan.config.get("hooks")
+    if hk:
+        _init_create_hooks(ch, plan, hk)
     process.set_oom_score_adj(plan)
     process.set_rlimits(plan)
     os.close(devnull)
@@ -589,5 +663,54 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
 
     for sig in (1, 2, 3, 10, 12, 14, 15):
         _signal.signal(sig, _die)
-    process.wait_for_start(fifo_fd, procfd_dir)
+    if hk and hk.get("startContainer"):
+        _start_with_hooks(plan, hk["startContainer"], fifo_fd, procfd_dir)
+    else:
+        process.wait_for_start(fifo_fd, procfd_dir)
     process.exec_process(plan, path, plan.preserve_fds)
+
+
+def _base_state(plan) -> dict:
+    return {"ociVersion": SPEC_VERSION, "id": plan.cid, "bundle": plan.bundle,
+            "annotations": plan.config.get("annotations") or {}}
+
+
+def _init_create_hooks(ch, plan, hk: dict) -> None:
+    """The init, mounts done, before pivot_root: stage 0 runs prestart and
+    createRuntime (runtime namespaces) while we wait, then we run
+    createContainer here: in the container's namespaces, the path still
+    resolving in the runtime's mount tree (we have not pivoted)."""
+    from ocipy.launcher import hooks
+
+    if hk.get("prestart") or hk.get("createRuntime"):
+        ch.send("hooks")
+        k, _ = ch.recv()
+        if k != "hooks-done":
+            os._exit(1)  # stage 0 failed (it reports) or is gone
+    if hk.get("createContainer"):
+        # the pid as the container sees it (runtime.md: container-namespace hooks)
+        state = hooks.hook_state(_base_state(plan), st.CREATING, os.getpid())
+        hooks.run_hooks("createContainer", hk["createContainer"], state, plan.where)
+
+
+def _start_with_hooks(plan, start_hooks: list, fifo_fd: int, procfd_dir: int) -> None:
+    """`start` opened exec.fifo: run startContainer hooks inside the
+    container (after pivot_root, with the process's credentials), then tell
+    `start` the outcome on the fifo: b"0" (go), or b"E" and the error line,
+    after which we exit: the user's program never runs."""
+    from ocipy.launcher import hooks
+
+    fd = os.open(str(fifo_fd), os.O_WRONLY | os.O_CLOEXEC, dir_fd=procfd_dir)
+    try:
+        state = hooks.hook_state(_base_state(plan), st.CREATED, os.getpid())
+        hooks.run_hooks("startContainer", start_hooks, state, plan.where)
+    except BaseException as e:  # noqa: BLE001 - `start` must learn why
+        msg = str(e) if isinstance(e, OcipyError) else f"startContainer hooks: {type(e).__name__}: {e}"
+        try:
+            os.write(fd, b"E" + msg.encode("utf-8", "replace"))
+        finally:
+            os._exit(1)
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
