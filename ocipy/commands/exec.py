@@ -132,7 +132,10 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
         where = os.path.abspath(p["process"])
         proc = read_json_file(where)
         validate(proc, where, model="Process")
-        ignored = [flag for key, flag in _PROCESS_FLAGS if p.get(key)]
+        # conmon (Podman, CRI-O) passes --tty with a file whose "terminal" is
+        # true: a flag that agrees with the file is not ignored, only redundant
+        ignored = [flag for key, flag in _PROCESS_FLAGS if p.get(key)
+                   and not (key == "tty" and proc.get("terminal") is True)]
         if ignored:
             log.warn(f"--process {where}: ignoring {', '.join(ignored)} (the process is the file's)")
         for key in ("apparmorProfile", "selinuxLabel"):

@@ -268,3 +268,48 @@ def test_features_follows_the_schema(runtime):
     f = json.loads(call(runtime.cmd("features")).stdout)
     errors = [f"{list(e.path)}: {e.message}" for e in v.iter_errors(f)]
     assert not errors, errors
+
+
+# -- conmon's exec (Podman `exec -t`) ----------------------------------------------
+
+def test_conmon_exec_tty_with_process_file_warns_nothing(runtime, outb, tmp_path):
+    """conmon runs `exec --process FILE --detach --tty --console-socket S`
+    with a FILE whose "terminal" is true: --tty agrees with the file, so no
+    "ignoring --tty" warning (it reached the user's terminal under `podman
+    exec -t`). A --tty that contradicts the file is still reported."""
+    import threading
+
+    from test_terminal import ConsoleSocket, read_until_eof
+
+    b, out = outb(["sh", "-c", "touch /out/ready; sleep 1000"])
+    assert call(runtime.cmd("run", "-d", "--bundle", b, "ct")).returncode == 0
+    assert poll(lambda: (out / "ready").exists())
+    cfg = json.loads(open(os.path.join(b, "config.json")).read())
+    proc = dict(cfg["process"], args=["sh", "-c", "tty; exit 3"], terminal=True)
+    pf = tmp_path / "exec-process"
+    pf.write_text(json.dumps(proc))
+    log = tmp_path / "oci-log"
+    cs = ConsoleSocket(str(tmp_path / "c.sock"))
+    try:
+        got = {}
+        t = threading.Thread(target=lambda: got.update(zip(("fd", "name"), cs.accept_master())))
+        t.start()
+        r = call(runtime.cmd("--log-format=json", f"--log={log}", "exec", "--pid-file",
+                             str(tmp_path / "pid"), "--process", str(pf), "--detach", "--tty",
+                             "--console-socket", cs.path, "ct"))
+        t.join(20)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == "", r.stderr
+        text = read_until_eof(got["fd"])
+        os.close(got["fd"])
+        lines = text.replace("\r", "").splitlines()
+        assert len(lines) == 1 and lines[0].startswith("/dev/pts/"), text
+    finally:
+        cs.close()
+    assert "warning" not in (log.read_text() if log.exists() else "")
+    # the file says no terminal: --tty is ignored, and said so
+    proc["terminal"] = False
+    pf.write_text(json.dumps(proc))
+    r = call(runtime.cmd("exec", "--process", str(pf), "--tty", "ct"))
+    assert r.returncode == 3, r.stderr
+    assert "ignoring --tty" in r.stderr, r.stderr
