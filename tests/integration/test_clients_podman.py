@@ -431,3 +431,62 @@ def test_default_seccomp_profile(rt):
     assert r.stdout.split() == ["Seccomp:", "2"]
     r = rt.run("sh", "-c", "grep ^Seccomp: /proc/self/status", opts=("--security-opt", "seccomp=unconfined"))
     assert r.stdout.split() == ["Seccomp:", "0"]
+
+
+def test_stdin_interactive(rt):
+    r = rt.pm("run", "--rm", "-i", "--runtime", rt.path, "--network", "none", pl.IMAGE,
+              "sh", "-c", "cat; echo done", input="line one\nline two\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "line one\nline two\ndone\n"
+
+
+def test_restart(rt):
+    name = rt.start("sleep", "1000")
+    cid, pid = rt.pm.inspect(name)["Id"], rt.pid(name)
+    r = rt.pm("restart", "--time", "0", name)
+    assert r.returncode == 0, r.stderr
+    st = rt.pm.inspect(name)["State"]
+    assert st["Status"] == "running" and st["Pid"] not in (0, pid)
+    assert not pl.pid_alive(pid)
+    assert os.path.isdir(os.path.join(rt.state_root, cid))  # the same id, created again
+
+
+def test_privileged_devices_and_caps(rt):
+    with open("/proc/self/status") as f:
+        bnd = next(ln.split()[1] for ln in f if ln.startswith("CapBnd:"))
+    r = rt.run("sh", "-c", "grep CapEff /proc/self/status; ls /dev; "
+                           "awk '$5 == \"/sys\" {print \"sys=\" $6}' /proc/self/mountinfo",
+               opts=("--privileged",))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.split()
+    assert out[:2] == ["CapEff:", bnd]
+    import stat
+    host_blk = {n for n in os.listdir("/dev") if stat.S_ISBLK(os.lstat(f"/dev/{n}").st_mode)}
+    assert host_blk and {"null", "zero", "kmsg"} | host_blk <= set(out), out  # the host's devices
+    assert out[-1].startswith("sys=rw,"), out  # /sys is writable
+    r = rt.run("sh", "-c", "ls -l /dev/mynull; echo x > /dev/mynull && echo written; "
+                           "grep CapEff /proc/self/status",
+               opts=("--device", "/dev/null:/dev/mynull", "--cap-drop", "all", "--cap-add", "NET_RAW"))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("crw-rw-rw-") and lines[0].split()[4:6] == ["1,", "3"], lines
+    assert lines[1:] == ["written", "CapEff:\t0000000000002000"], lines  # CAP_NET_RAW only
+
+
+def test_uidmap_user_namespace(rt):
+    r = rt.run("sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map; stat -c %u /bin/busybox",
+               opts=("--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["0", "0", "100000", "65536", "0", "100000", "65536", "0"]
+
+
+def test_tmpfs_shm_hostname_sysctl(rt):
+    r = rt.run("sh", "-c", "df -k /scratch /dev/shm | tail -2; hostname; "
+                           "cat /proc/sys/net/ipv4/ip_forward /proc/self/oom_score_adj",
+               opts=("--tmpfs", "/scratch:size=1m", "--shm-size", "2m", "--hostname", "podhost",
+                     "--sysctl", "net.ipv4.ip_forward=1", "--oom-score-adj", "100"))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[1] == "1024" and lines[0].split()[-1] == "/scratch", lines
+    assert lines[1].split()[1] == "2048" and lines[1].split()[-1] == "/dev/shm", lines
+    assert lines[2:] == ["podhost", "1", "100"], lines
