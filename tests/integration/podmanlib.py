@@ -19,8 +19,9 @@ What Podman still does outside that directory, and how `close()` undoes it:
 - the runtime's own state: ocipy and runc get no --root from Podman, so
   /run/ocipy/<id> and /run/runc/<id> (the tests check them per container).
 
-`close()` removes every container (podman rm -af), ends any conmon left
-(by pid, only those whose command line names this directory), unmounts what
+`close()` removes every container (podman rm -af), waits for conmon and its
+exit command to end (any process still naming this directory is killed by
+pid and reported), unmounts what
 is still mounted below the directory (overlay's merged dirs), refuses to go
 on if a mount remains, and only then removes the tree with
 `rm -rf --one-file-system`.
@@ -203,19 +204,19 @@ class Podman:
 
     # -- teardown --------------------------------------------------------------
 
-    def conmons(self) -> list[int]:
-        """pids of conmon processes whose command line names this store."""
+    def processes(self) -> list[int]:
+        """pids of processes whose command line names this store: conmon and
+        the `podman container cleanup` it runs when a container exits."""
         out = []
         for d in os.listdir("/proc"):
-            if not d.isdigit():
+            if not d.isdigit() or int(d) == os.getpid():
                 continue
             try:
                 with open(f"/proc/{d}/cmdline", "rb") as f:
                     argv = f.read().split(b"\0")
             except OSError:
                 continue
-            if argv and os.path.basename(argv[0]) == b"conmon" and any(
-                    self.base.encode() in a for a in argv):
+            if any(self.base.encode() in a for a in argv) and pid_alive(int(d)):
                 out.append(int(d))
         return out
 
@@ -227,12 +228,16 @@ class Podman:
         problems = []
         if os.path.isdir(self.root):
             self("rm", "--all", "--force", "--time", "0", timeout=120)
-        for pid in self.conmons():
-            problems.append(f"conmon {pid} still running after podman rm -af: killed")
+        # conmon exits, and its exit command (podman container cleanup) runs,
+        # just after the container: give them a moment
+        wait_for(lambda: not self.processes(), 10)
+        for pid in self.processes():
+            problems.append(f"process {pid} (conmon?) still running after podman rm -af: killed")
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        wait_for(lambda: not self.processes(), 5)
         if os.path.isdir(self.root):
             self("rmi", "--all", "--force", timeout=120)
         for mp in mounts_below(self.base):
