@@ -139,15 +139,20 @@ def rt(request, pm):
     assert not problems, problems
 
 
-def run_in_pty(argv: list[str], env: dict, timeout: float = 30) -> tuple[int, str]:
-    """Run argv with a new pty as its stdin/stdout/stderr and controlling
-    terminal (the test itself has none); returns (status, output)."""
+def run_in_pty(argv: list[str], env: dict, timeout: float = 30, size=(30, 100),
+               send: bytes = b"", after: bytes = b"") -> tuple[int, str]:
+    """Run argv with a new pty (rows x cols = size) as its stdin/stdout/stderr
+    and controlling terminal (the test itself has none); `send` is typed once
+    the output holds `after`. Returns (status, output)."""
+    import fcntl
+    import struct
+    import termios
+
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
 
     def ctty():
         os.setsid()
-        import fcntl
-        import termios
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
@@ -157,6 +162,9 @@ def run_in_pty(argv: list[str], env: dict, timeout: float = 30) -> tuple[int, st
     end = time.monotonic() + timeout
     try:
         while time.monotonic() < end:
+            if send and after in out:
+                os.write(master, send)
+                send = b""
             ready, _, _ = select.select([master], [], [], 0.2)
             if ready:
                 try:
@@ -490,3 +498,39 @@ def test_tmpfs_shm_hostname_sysctl(rt):
     assert lines[0].split()[1] == "1024" and lines[0].split()[-1] == "/scratch", lines
     assert lines[1].split()[1] == "2048" and lines[1].split()[-1] == "/dev/shm", lines
     assert lines[2:] == ["podhost", "1", "100"], lines
+
+
+def test_run_interactive_tty(rt):
+    """podman run -it under a pty: conmon gets the console through ocipy's
+    --console-socket, input reaches the process, the terminal's size too."""
+    rc, out = run_in_pty(rt.pm.argv("run", "--rm", "-it", "--network", "none", "--runtime", rt.path,
+                                    pl.IMAGE, "sh", "-c", "echo ready; read x; echo got:$x; stty size; exit 3"),
+                         rt.pm.env(), send=b"typed-line\n", after=b"ready")
+    assert rc == 3, out
+    lines = out.replace("\r", "").splitlines()
+    assert lines[-2:] == ["got:typed-line", "30 100"], out
+
+
+def test_create_init_start_attach_wait(rt):
+    name = rt.cname()
+    r = rt.pm("create", "--name", name, "--network", "none", "--runtime", rt.path, pl.IMAGE,
+              "sh", "-c", "echo started; exit 6")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    rt.ids.append(cid)
+    r = rt.pm("container", "init", name)  # the runtime's create: the process waits
+    assert r.returncode == 0, r.stderr
+    assert rt.pm.inspect(name)["State"]["Status"] == "initialized"
+    assert os.path.isdir(os.path.join(rt.state_root, cid))
+    r = rt.pm("start", "--attach", name)  # the runtime's start
+    assert (r.returncode, r.stdout) == (6, "started\n"), r.stderr
+    assert rt.pm("wait", name).stdout.strip() == "6"
+
+
+def test_exec_detached_and_healthcheck(rt):
+    name = rt.start("sleep", "1000", opts=("--health-cmd", "test -e /tmp/healthy",
+                                           "--health-interval", "disable"))
+    assert rt.pm("healthcheck", "run", name).returncode != 0
+    r = rt.pm("exec", "-d", name, "sh", "-c", "touch /tmp/healthy")
+    assert r.returncode == 0, r.stderr
+    assert pl.wait_for(lambda: rt.pm("healthcheck", "run", name).returncode == 0, 5)
