@@ -196,6 +196,15 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
     if x.preserve_fds < 0:
         raise ExecError(f"--preserve-fds {x.preserve_fds}: must be >= 0")
     x.cgroup_dirs = _cgroup_dirs(c, p.get("cgroup") or [])
+    x.seccomp = None
+    if c.state.get("seccomp"):  # the container's filter applies to exec'd processes too (runc)
+        from ocipy import seccomp
+
+        x.seccomp = seccomp.from_state(c.dir, c.state["seccomp"], cfg_path)
+        if x.seccomp.notify:
+            from ocipy.seccomp.notify import container_state
+
+            x.seccomp.state = container_state(c.state, c.status(), c.pid)
     return x
 
 

@@ -12,6 +12,7 @@ _NOT_YET = {"idmap", "ridmap", "tmpcopyup"}
 
 
 def features() -> dict:
+    from ocipy.seccomp import compiler as seccomp
     from ocipy.spec import caps, mounts
     from ocipy.syscalls import NAMESPACES
 
@@ -25,14 +26,15 @@ def features() -> dict:
             "namespaces": sorted(NAMESPACES),
             "capabilities": sorted(caps.CAPS, key=caps.CAPS.get),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
-            "seccomp": {"enabled": False},
+            "seccomp": seccomp.supported(),  # probed: what this kernel and libseccomp really do
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
             "netDevices": {"enabled": False},
         },
-        "annotations": {"org.ocipy.version": __version__},
+        "annotations": {"org.ocipy.version": __version__,
+                        **({"io.github.seccomp.libseccomp.version": v} if (v := seccomp.libseccomp_version()) else {})},
     }
 
 

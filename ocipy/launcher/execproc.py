@@ -86,7 +86,7 @@ class ExecPlan:
 
     __slots__ = ("where", "args", "env", "cwd", "uid", "gid", "gids", "umask", "caps", "last_cap",
                  "rlimits", "nnp", "oom", "terminal", "console_size", "sched", "ioprio", "personality",
-                 "preserve_fds", "cgroup_dirs")
+                 "preserve_fds", "cgroup_dirs", "seccomp")
 
 
 class _Opened:
@@ -196,6 +196,11 @@ def start(plan: ExecPlan, o: _Opened, *, console_socket: str = "", own_console: 
             our_console, console_fd = a.detach(), _above(b.detach(), low)
     rfd, wfd = os.pipe2(os.O_CLOEXEC)
     rfd, wfd = _above(rfd, low), _above(wfd, low)
+    sync = None
+    if plan.seccomp is not None and plan.seccomp.notify:  # listener fd hand-off (ocipy.seccomp.notify)
+        from ocipy.seccomp.notify import ExecSync
+
+        sync = plan.seccomp.sync = ExecSync(wfd, low)
     _preload(plan)
     try:
         sc.prctl(PR_SET_DUMPABLE, 0, context="PR_SET_DUMPABLE")
@@ -237,7 +242,7 @@ def start(plan: ExecPlan, o: _Opened, *, console_socket: str = "", own_console: 
             except OSError:
                 master = -1  # the child failed before sending: its error follows
             our_console = -1
-        err = _read_all(rfd)
+        err = _read_all(rfd) if sync is None else sync.parent(rfd, plan.seccomp, pid)
         if err:
             if master >= 0:
                 os.close(master)
@@ -267,6 +272,10 @@ def _preload(plan: ExecPlan) -> None:
         import fcntl  # noqa: F401
         import socket  # noqa: F401
         import struct  # noqa: F401
+    if plan.seccomp is not None:
+        import ocipy.seccomp  # noqa: F401
+        import ocipy.seccomp.bpf  # noqa: F401
+        import ocipy.syscalls.seccomp  # noqa: F401
 
 
 def _reap(pid: int) -> None:
@@ -341,9 +350,24 @@ def _child(plan: ExecPlan, o: _Opened, console_fd: int, wfd: int) -> None:
     process.complete_env(plan)
     process.set_process_attrs(plan)
     process.fix_stdio_owner(plan)
+    if plan.seccomp is not None and not plan.nnp:  # needs CAP_SYS_ADMIN: before the drop (runc's order)
+        _load_seccomp(plan)
     process.set_credentials(plan, lambda msg: os.write(2, f"ocipy: warning: {msg}\n".encode()))
     path = process.find_executable(plan)
+    if plan.seccomp is not None and plan.nnp:
+        _load_seccomp(plan)
     _exec(plan, path, wfd)
+
+
+def _load_seccomp(plan: ExecPlan) -> None:
+    from ocipy import seccomp
+
+    f = plan.seccomp
+    seccomp.load(f, f.sync.child if f.notify else None)
+    if not seccomp.allows_memfd_exec(f):  # then exec the program directly (launcher.trampoline)
+        from ocipy.launcher import trampoline
+
+        trampoline.DISABLED = True
 
 
 def _setup_terminal(plan: ExecPlan, console_fd: int) -> None:

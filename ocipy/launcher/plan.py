@@ -35,6 +35,7 @@ class Plan:
         "gid", "gids", "umask", "caps", "rlimits", "nnp", "oom", "terminal", "console_size",
         "no_pivot", "preserve_fds", "last_cap", "root_uid", "root_gid", "where",
         "new_keyring", "userns_join", "sched", "ioprio", "personality", "cgroup_fds", "cgroup_dirs",
+        "seccomp",
     )
 
 
@@ -155,6 +156,11 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.sched = scheduler(proc.get("scheduler"), p.where)
     p.ioprio = ioprio(proc.get("ioPriority"), p.where)
     p.personality = personality(linux.get("personality"), p.where)
+    p.seccomp = None
+    if linux.get("seccomp") is not None:  # compiled now: errors before anything exists (ocipy.seccomp)
+        from ocipy import seccomp
+
+        p.seccomp = seccomp.compile(linux["seccomp"], p.where)
     cs = proc.get("consoleSize")
     p.console_size = (cs.get("height", 0), cs.get("width", 0)) if cs else None
     return p

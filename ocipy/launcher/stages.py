@@ -111,6 +111,10 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             "new_mntns": bool(plan.ns_new & 0x00020000),
             "rootfs_id": _dev_ino(rootfs),
         }
+        if plan.seccomp is not None:  # the compiled filter, for `exec` (as runc applies it there)
+            from ocipy import seccomp
+
+            c.state["seccomp"] = seccomp.save(plan.seccomp, c.dir)
         later_hooks = {k: v for k, v in ((config.get("hooks") or {}).items())
                        if k in ("poststart", "poststop") and v}
         if later_hooks:  # run by start/delete: recorded now (a later config.json edit changes nothing)
@@ -230,6 +234,10 @@ def _preload(plan) -> None:
 
     if plan.terminal:
         import socket  # noqa: F401
+    if plan.seccomp is not None:
+        import ocipy.seccomp  # noqa: F401
+        import ocipy.seccomp.bpf  # noqa: F401
+        import ocipy.syscalls.seccomp  # noqa: F401
     if plan.config.get("hooks"):
         import select  # noqa: F401
         import time  # noqa: F401
@@ -411,6 +419,12 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -
                 from ocipy.launcher.hooks import HookError
 
                 raise HookError(payload)
+            elif kind == "seccomp":  # the init loaded a NOTIFY filter: listener fd to the agent
+                from ocipy.seccomp import notify
+
+                plan.seccomp.state = notify.container_state(c.state, st.CREATING, init_pid)
+                notify.deliver(plan.seccomp, init_pid, int(payload))
+                ch.send("seccomp-done")
             elif kind == "warn":
                 from ocipy import log
 
@@ -650,8 +664,12 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     process.set_process_attrs(plan)
     process.fix_stdio_owner(plan)
     _join_cgroup(plan)
+    if plan.seccomp is not None and not plan.nnp:  # needs CAP_SYS_ADMIN: before the drop (runc's order)
+        _load_seccomp(ch, plan)
     process.set_credentials(plan, lambda msg: ch.send("warn", msg))
     path = process.find_executable(plan)
+    if plan.seccomp is not None and plan.nnp:  # as late as the listener hand-off allows (runc's order)
+        _load_seccomp(ch, plan)
     ch.send("ready")
     if ch.recv()[0] != "ack":
         os._exit(1)  # stage 0 is gone: create failed or was killed
@@ -668,6 +686,20 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     else:
         process.wait_for_start(fifo_fd, procfd_dir)
     process.exec_process(plan, path, plan.preserve_fds)
+
+
+def _load_seccomp(ch, plan) -> None:
+    from ocipy import seccomp
+
+    def handoff(fd: int) -> None:  # stage 0 copies it with pidfd_getfd and sends it to the agent
+        ch.send("seccomp", str(fd))
+        ch.expect("seccomp-done")
+
+    seccomp.load(plan.seccomp, handoff)
+    if not seccomp.allows_memfd_exec(plan.seccomp):  # then exec the program directly (launcher.trampoline)
+        from ocipy.launcher import trampoline
+
+        trampoline.DISABLED = True
 
 
 def _base_state(plan) -> dict:

@@ -9,9 +9,10 @@ it equal to ctypes on real calls.
 """
 from __future__ import annotations
 
-from _ctypes import FUNCFLAG_CDECL, FUNCFLAG_USE_ERRNO, Array, CFuncPtr, _SimpleCData, dlopen, get_errno
+from _ctypes import FUNCFLAG_CDECL, FUNCFLAG_USE_ERRNO, Array, CFuncPtr, _SimpleCData, addressof, dlopen, get_errno
 
-__all__ = ["c_int", "c_uint", "c_long", "c_ulong", "c_char", "buffer", "libc", "get_errno"]
+__all__ = ["c_int", "c_uint", "c_long", "c_ulong", "c_char", "buffer", "libc", "get_errno", "addressof",
+           "foreign", "read_memory"]
 
 RTLD_NOW, RTLD_GLOBAL = 0x2, 0x100
 
@@ -56,8 +57,31 @@ class _Function(CFuncPtr):
     _restype_ = c_long
 
 
+class _IntFunction(CFuncPtr):
+    """A function returning C int: only the low 32 bits of the return
+    register are read (a long restype would turn -1 into 4294967295)."""
+
+    _flags_ = FUNCFLAG_CDECL | FUNCFLAG_USE_ERRNO
+    _restype_ = c_int
+
+
 _libc = _Library("libc.so.6")
+_libraries: dict = {}
 
 
 def libc(name: str) -> _Function:
     return _Function((name, _libc))
+
+
+def foreign(soname: str, name: str, returns_int: bool = False):
+    """Function `name` of shared library `soname` (dlopen'd once; OSError
+    if missing). returns_int: the C function returns int, else long/pointer."""
+    lib = _libraries.get(soname)
+    if lib is None:
+        lib = _libraries[soname] = _Library(soname)
+    return (_IntFunction if returns_int else _Function)((name, lib))
+
+
+def read_memory(address: int, size: int) -> bytes:
+    """`size` bytes at `address` (a pointer a C function returned)."""
+    return type(buffer(size)).from_address(address).raw
