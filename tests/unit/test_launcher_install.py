@@ -47,10 +47,14 @@ def _run(launcher: Path, *args: str, cwd: Path, env: dict | None = None):
 
 def test_content_mode_and_interpreter(tmp_path):
     dest = tmp_path / "bin" / "ocipy"
-    text = il.install(str(dest), compile_package=False)
+    bundle = tmp_path / "hot.bin"
+    text = il.install(str(dest), compile_package=False, bundle_path=str(bundle))
     assert dest.read_text() == text
     lines = text.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 6
+    # the hot bundle (tests/unit/test_hotbundle.py): built, loaded by lines 3-4
+    assert bundle.is_file() and repr(str(bundle)) in lines[2]
+    assert lines[2].startswith("try: exec(") and lines[3] == "except Exception: pass"
     assert lines[0].startswith("#!/") and lines[0].endswith(" -IS")
     interp = lines[0][2:-4]
     assert interp == os.path.realpath(interp), "shebang must name the binary, not a symlink"
@@ -59,13 +63,14 @@ def test_content_mode_and_interpreter(tmp_path):
         assert f.read(4) == b"\x7fELF"
     assert lines[1].startswith("import sys; sys.path[0:0] = [")
     assert repr(str(REPO)) in lines[1]
-    assert lines[2:] == ["from ocipy.main import main", "sys.exit(main())"]
+    assert lines[4:] == ["from ocipy.main import main", "sys.exit(main())"]
     st = dest.stat()
     assert stat.S_IMODE(st.st_mode) == 0o755
     assert stat.S_ISREG(st.st_mode)
     if os.geteuid() == 0:
         assert (st.st_uid, st.st_gid) == (0, 0)
     assert sorted(p.name for p in dest.parent.iterdir()) == ["ocipy"], "temporary file left behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "hot.bin"], "temporary file left behind"
 
 
 def test_replaces_symlink_and_old_file_without_following(tmp_path):
@@ -73,11 +78,11 @@ def test_replaces_symlink_and_old_file_without_following(tmp_path):
     victim.write_text("precious\n")
     dest = tmp_path / "ocipy"
     dest.symlink_to(victim)
-    il.install(str(dest), compile_package=False)
+    il.install(str(dest), compile_package=False, bundle=False)
     assert victim.read_text() == "precious\n"
     assert not dest.is_symlink() and dest.read_text().startswith("#!")
     old_ino = dest.stat().st_ino
-    il.install(str(dest), compile_package=False)
+    il.install(str(dest), compile_package=False, bundle=False)
     assert dest.stat().st_ino != old_ino, "must be replaced by rename, not rewritten in place"
 
 
@@ -144,13 +149,13 @@ def test_module_cli(tmp_path):
     r = subprocess.run([sys.executable, "-m", "ocipy.install_launcher", "--no-compile", str(dest)],
                        cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert dest.read_text().splitlines()[2] == "from ocipy.main import main"
+    assert dest.read_text().splitlines()[-2] == "from ocipy.main import main"
 
 
 @pytest.mark.skipif(not (REPO / "ocipy" / "main.py").exists(), reason="ocipy.main not written yet")
 def test_real_launcher_version(tmp_path):
     dest = tmp_path / "ocipy"
-    il.install(str(dest))
+    il.install(str(dest), bundle_path=str(tmp_path / "hot.bin"))
     r = _run(dest, "--version", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert ocipy.__version__ in r.stdout
