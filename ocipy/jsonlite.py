@@ -5,8 +5,6 @@ call. The C scanner and encoder inside `_json` do the real work in both cases;
 this module wires them up without the pure-Python wrappers. It is proved equal
 to the json module by tests/unit/test_jsonlite.py.
 """
-from __future__ import annotations
-
 import _json
 
 
@@ -50,8 +48,12 @@ def _skip(s: str, i: int) -> int:
 def loads(s: str | bytes):
     """Parse a JSON document; raises JSONError with line/column."""
     if isinstance(s, (bytes, bytearray)):
+        # utf-8-sig by hand: that codec is a module (encodings.utf_8_sig) to
+        # import, utf-8 is built in
+        if s[:3] == b"\xef\xbb\xbf":
+            s = s[3:]
         try:
-            s = s.decode("utf-8-sig")
+            s = s.decode("utf-8")
         except UnicodeDecodeError as e:
             raise JSONError("invalid UTF-8", "", 0) from e
     i = _skip(s, 0)

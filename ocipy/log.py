@@ -6,11 +6,9 @@ uses the same flags. Their parsers are strict: one JSON object per line with
 "level", "msg" and "time" (RFC 3339), exactly what runc's logrus writes. The
 text format is logrus's too: time="..." level=error msg="...".
 
-Hot path: imports nothing beyond os/_json.
+Hot path: imports nothing beyond posix/_json (not os: see ocipy/state.py).
 """
-from __future__ import annotations
-
-import os
+import posix
 import sys
 
 _path = ""
@@ -47,13 +45,13 @@ def _write_log(level: str, msg: str) -> None:
     if not _path:
         return
     try:
-        fd = os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = posix.open(_path, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, 0o644)
     except OSError:
         return
     try:
-        os.write(fd, _line(level, msg).encode())
+        posix.write(fd, _line(level, msg).encode())
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def error(msg: str) -> None:

@@ -4,10 +4,9 @@
 (ocipy.cli.parse), then `dispatch()` imports only the one command module it
 needs. --help/--version go to the typer app itself (ocipy.cli.app): slow,
 rich, and never on a client's path. Nothing here may import typer, pydantic,
-typing, re or json (tests/unit/test_hotpath_imports.py checks).
+typing, re or json (tests/unit/test_hotpath_imports.py checks), nor os or
+__future__ (see ocipy/state.py).
 """
-from __future__ import annotations
-
 import sys
 
 
@@ -45,14 +44,14 @@ def _exit(code: int) -> None:
     interpreter down touches every object, which after a fork copies every
     page still shared with the waiting container process (measured: +1.7 MB
     peak for `create`) and costs a millisecond or two on every call."""
-    import os
+    import posix
 
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             code = code or 1
-    os._exit(code)
+    posix._exit(code)
 
 
 def _early_log_config(argv: list[str]) -> None:

@@ -3,8 +3,6 @@
 Linux numbers; tests/unit/test_signals.py proves the table equal to the
 signal module's on this platform.
 """
-from __future__ import annotations
-
 from ocipy.errors import UsageError
 
 SIGNALS = {

@@ -19,11 +19,12 @@ Transitions allowed per command live in one table (ALLOWED) below.
 Every mutation (create, start, delete, later pause/resume/update) holds the
 per-container lock: flock on the container directory itself.
 
-Hot path: imports only os/fcntl and ocipy modules (no json, re, typing).
+Hot path: imports only posix/fcntl and ocipy modules: no json, re, typing,
+and not even os (importing os costs ~4.4M instructions, ~1 ms: it loads
+_collections_abc, posixpath, stat; posix is its built-in core) nor
+__future__ (a module import of its own).
 """
-from __future__ import annotations
-
-import os
+import posix
 
 from ocipy import SPEC_VERSION, jsonlite
 from ocipy.errors import NotFound, OcipyError, StateError
@@ -85,14 +86,38 @@ def proc_start_time(pid: int) -> tuple[int, str] | None:
     return int(rest[19]), rest[0].decode()
 
 
-def write_atomic(path: str, data: str | bytes, mode: int = 0o600) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+def _join(a: str, b: str) -> str:
+    """os.path.join of two parts."""
+    if b.startswith("/"):
+        return b
+    return a + b if not a or a.endswith("/") else a + "/" + b
+
+
+def _isdir(path: str) -> bool:
+    """os.path.isdir"""
     try:
-        os.write(fd, data.encode() if isinstance(data, str) else data)
+        return posix.stat(path).st_mode & 0o170000 == 0o040000
+    except (OSError, ValueError):
+        return False
+
+
+def _lexists(path: str) -> bool:
+    """os.path.lexists"""
+    try:
+        posix.lstat(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def write_atomic(path: str, data: str | bytes, mode: int = 0o600) -> None:
+    tmp = f"{path}.tmp{posix.getpid()}"
+    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, mode)
+    try:
+        posix.write(fd, data.encode() if isinstance(data, str) else data)
     finally:
-        os.close(fd)
-    os.rename(tmp, path)
+        posix.close(fd)
+    posix.rename(tmp, path)
 
 
 class Container:
@@ -103,7 +128,7 @@ class Container:
     def __init__(self, root: str, cid: str) -> None:
         self.root = root
         self.id = cid
-        self.dir = os.path.join(root, cid)
+        self.dir = _join(root, cid)
         self.state: dict | None = None
         self._lockfd = -1
 
@@ -119,10 +144,10 @@ class Container:
     def reload(self) -> bool:
         """Read state.json; False if the container directory is gone."""
         try:
-            with open(os.path.join(self.dir, STATE_FILE), "rb") as f:
+            with open(self.dir + "/" + STATE_FILE, "rb") as f:
                 self.state = jsonlite.loads(f.read())
         except FileNotFoundError:
-            if not os.path.isdir(self.dir):
+            if not _isdir(self.dir):
                 return False
             self.state = None  # a create in progress, or killed before writing state
         except (ValueError, OSError) as e:
@@ -130,7 +155,7 @@ class Container:
         return True
 
     def save(self) -> None:
-        write_atomic(os.path.join(self.dir, STATE_FILE), jsonlite.dumps(self.state))
+        write_atomic(self.dir + "/" + STATE_FILE, jsonlite.dumps(self.state))
 
     # -- status -----------------------------------------------------------
     @property
@@ -158,7 +183,7 @@ class Container:
             return STOPPED
         if s.get("paused") and _frozen(s):  # before created: a created container can be paused
             return PAUSED
-        if os.path.lexists(os.path.join(self.dir, FIFO)):
+        if _lexists(self.dir + "/" + FIFO):
             return CREATED
         return RUNNING
 
@@ -194,34 +219,34 @@ class Container:
         import fcntl
 
         try:
-            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fd = posix.open(self.dir, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         except FileNotFoundError:
             raise NotFound(f'container "{self.id}" does not exist') from None
         fcntl.flock(fd, fcntl.LOCK_EX)
         self._lockfd = fd
-        if os.fstat(fd).st_nlink == 0 or not self.reload():
+        if posix.fstat(fd).st_nlink == 0 or not self.reload():
             self.unlock()
             raise NotFound(f'container "{self.id}" does not exist')
 
     def unlock(self) -> None:
         if self._lockfd >= 0:
-            os.close(self._lockfd)
+            posix.close(self._lockfd)
             self._lockfd = -1
 
     # -- removal ----------------------------------------------------------
     def remove_dir(self) -> None:
         """Remove the state directory (files only: it never holds mounts)."""
         try:
-            names = os.listdir(self.dir)
+            names = posix.listdir(self.dir)
         except FileNotFoundError:
             return
         for n in names:
             try:
-                os.unlink(os.path.join(self.dir, n))
+                posix.unlink(self.dir + "/" + n)
             except FileNotFoundError:
                 pass
         try:
-            os.rmdir(self.dir)
+            posix.rmdir(self.dir)
         except FileNotFoundError:
             pass
 
@@ -241,9 +266,9 @@ def _frozen(s: dict) -> bool:
 
 def list_ids(root: str) -> list[str]:
     try:
-        names = os.listdir(root)
+        names = posix.listdir(root)
     except FileNotFoundError:
         return []
     except OSError as e:
-        raise OcipyError(f"--root {root}: {os.strerror(e.errno)}") from None
-    return sorted(n for n in names if not n.startswith(".") and os.path.isdir(os.path.join(root, n)))
+        raise OcipyError(f"--root {root}: {posix.strerror(e.errno)}") from None
+    return sorted(n for n in names if not n.startswith(".") and _isdir(_join(root, n)))

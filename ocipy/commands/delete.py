@@ -1,7 +1,5 @@
 """ocipy delete: remove a stopped container (--force: kill it first)."""
-from __future__ import annotations
-
-import os
+import posix
 
 from ocipy import state as st
 from ocipy.errors import NotFound
@@ -44,7 +42,7 @@ def stop(c: st.Container, timeout: float = 10.0) -> None:
     if not c.pid:
         return
     try:
-        pidfd = os.pidfd_open(c.pid)
+        pidfd = posix.pidfd_open(c.pid)
     except (ProcessLookupError, OSError):
         return
     try:
@@ -57,7 +55,7 @@ def stop(c: st.Container, timeout: float = 10.0) -> None:
         poller.register(pidfd, select.POLLIN)
         poller.poll(int(timeout * 1000))
     finally:
-        os.close(pidfd)
+        posix.close(pidfd)
 
 
 def destroy(c: st.Container) -> None:

@@ -1,7 +1,5 @@
 """ocipy kill: signal the container's init (or, --all, every process)."""
-from __future__ import annotations
-
-import os
+import posix
 
 from ocipy import state as st
 from ocipy.errors import OcipyError
@@ -28,7 +26,7 @@ def signal_init(c: st.Container, sig: int) -> bool:
     import _signal
 
     try:
-        pidfd = os.pidfd_open(c.pid)
+        pidfd = posix.pidfd_open(c.pid)
     except (ProcessLookupError, OSError):
         return False
     try:
@@ -40,7 +38,7 @@ def signal_init(c: st.Container, sig: int) -> bool:
             return False
         return True
     finally:
-        os.close(pidfd)
+        posix.close(pidfd)
 
 
 def container_pids(c: st.Container) -> list[int]:
@@ -70,7 +68,7 @@ def container_pids(c: st.Container) -> list[int]:
 
 def _ns_ino(pid: int, ns: str) -> int:
     try:
-        return os.stat(f"/proc/{pid}/ns/{ns}").st_ino
+        return posix.stat(f"/proc/{pid}/ns/{ns}").st_ino
     except OSError:
         return 0
 
@@ -79,14 +77,14 @@ def _scan(ns: str, ino: int, root_id) -> list[int]:
     if not ino:
         return []
     pids = []
-    for name in os.listdir("/proc"):
+    for name in posix.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
-            if os.stat(f"/proc/{name}/ns/{ns}").st_ino != ino:
+            if posix.stat(f"/proc/{name}/ns/{ns}").st_ino != ino:
                 continue
             if root_id:
-                r = os.stat(f"/proc/{name}/root")
+                r = posix.stat(f"/proc/{name}/root")
                 if (r.st_dev, r.st_ino) != root_id:
                     continue
         except OSError:
@@ -117,6 +115,6 @@ def kill_all(c: st.Container, sig: int) -> None:
             signal_init(c, sig)
         else:
             try:
-                os.kill(pid, sig)
+                posix.kill(pid, sig)
             except ProcessLookupError:
                 pass

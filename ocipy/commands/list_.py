@@ -1,6 +1,4 @@
 """ocipy list: the containers under --root (runc's table or JSON)."""
-from __future__ import annotations
-
 import sys
 
 from ocipy import jsonlite

@@ -1,7 +1,5 @@
 """ocipy pause: freeze every process of the container (freezer v1,
 cgroup.freeze v2); state then reports `paused`."""
-from __future__ import annotations
-
 from ocipy import state as st
 from ocipy.errors import OcipyError
 

@@ -1,6 +1,4 @@
 """ocipy resume: thaw a paused container."""
-from __future__ import annotations
-
 from ocipy import state as st
 from ocipy.commands.pause import cgroup
 

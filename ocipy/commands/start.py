@@ -1,7 +1,5 @@
 """ocipy start: release a created container's process and return at once."""
-from __future__ import annotations
-
-import os
+import posix
 
 from ocipy import state as st
 from ocipy.errors import OcipyError
@@ -25,15 +23,15 @@ def release(c: st.Container) -> None:
     pidfd meanwhile, so a dead init is an error, never a hang."""
     import select
 
-    fifo = os.path.join(c.dir, st.FIFO)
+    fifo = c.dir + "/" + st.FIFO
     try:
-        pidfd = os.pidfd_open(c.pid)
+        pidfd = posix.pidfd_open(c.pid)
     except ProcessLookupError:
         raise OcipyError(f'cannot start container "{c.id}": its process has exited') from None
     try:
         if not c.init_alive():  # the pidfd is ours now: check it is the right process
             raise OcipyError(f'cannot start container "{c.id}": its process has exited')
-        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = posix.open(fifo, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
         try:
             poller = select.poll()
             poller.register(fd, select.POLLIN)
@@ -41,7 +39,7 @@ def release(c: st.Container) -> None:
             while True:
                 events = dict(poller.poll())
                 if fd in events:
-                    b = os.read(fd, 1)
+                    b = posix.read(fd, 1)
                     if b == b"E":  # a startContainer hook failed: the program never ran
                         _hook_failed(c, _read_rest(fd, poller))
                     if b:
@@ -49,17 +47,17 @@ def release(c: st.Container) -> None:
                 if pidfd in events:
                     raise OcipyError(f'cannot start container "{c.id}": its process exited before start')
         finally:
-            os.close(fd)
+            posix.close(fd)
     finally:
-        os.close(pidfd)
-    os.unlink(fifo)
+        posix.close(pidfd)
+    posix.unlink(fifo)
 
 
 def _read_rest(fd: int, poller) -> str:
     data = b""
     while True:
         try:
-            chunk = os.read(fd, 65536)
+            chunk = posix.read(fd, 65536)
         except BlockingIOError:
             poller.poll(1000)
             continue
@@ -82,7 +80,7 @@ def abort(c: st.Container) -> None:
 
     stop(c)
     try:
-        os.unlink(os.path.join(c.dir, st.FIFO))
+        posix.unlink(c.dir + "/" + st.FIFO)
     except OSError:
         pass
     destroy(c)

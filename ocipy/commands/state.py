@@ -1,6 +1,4 @@
 """ocipy state: the OCI state JSON, as runc prints it."""
-from __future__ import annotations
-
 import sys
 
 from ocipy import jsonlite

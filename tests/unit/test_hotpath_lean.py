@@ -1,0 +1,29 @@
+"""state, start, kill and list import neither os nor __future__.
+
+The interpreter itself costs ~1.8x runc's `state` here; importing os adds
+~4.4M instructions (~1 ms: _collections_abc, posixpath, stat, os.environ),
+__future__ is a module import of its own (~0.45M) and the utf-8-sig codec
+another (encodings.utf_8_sig). posix, os's built-in core, is enough for these
+commands (see ocipy/state.py). tests/integration/test_hotpath_live.py runs
+the real commands.
+"""
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+LEAN = ["ocipy.main", "ocipy.cli.parse", "ocipy.cli._table", "ocipy.log", "ocipy.state", "ocipy.jsonlite",
+        "ocipy.signals", "ocipy.commands.state", "ocipy.commands.start", "ocipy.commands.kill",
+        "ocipy.commands.list_", "ocipy.commands.delete"]
+NOT_ON_LEAN_PATH = {"os", "__future__", "encodings.utf_8_sig", "stat", "posixpath", "_collections_abc"}
+
+
+def test_lean_modules_import_no_os():
+    code = (f"import sys; sys.path.insert(0, {REPO!r}); " + "; ".join(f"import {m}" for m in LEAN)
+            + "; from ocipy import jsonlite; jsonlite.loads(b'\\xef\\xbb\\xbf{}')"
+            + "; print(' '.join(sorted(sys.modules)))")
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
+    got = set(r.stdout.split())
+    assert "ocipy.commands.kill" in got
+    assert not (got & NOT_ON_LEAN_PATH), sorted(got & NOT_ON_LEAN_PATH)
