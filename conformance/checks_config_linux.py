@@ -474,7 +474,23 @@ def readonly_relative(ctx):
 
 
 def _root_mount(ctx, prop):
-    out = ctx.run(dump(("mi", "cat /proc/self/mountinfo")), edit=lambda c: c["linux"].update(rootfsPropagation=prop)).out
+    """The container's / under rootfsPropagation `prop`. For slave, the bundle directory is
+    made a shared mount of its own first (bind on itself, make-shared), so that / has a master
+    to be the slave of; it is unmounted after the container is deleted."""
+    b = ctx.bundle(script=dump(("mi", "cat /proc/self/mountinfo")), edit=lambda c: c["linux"].update(rootfsPropagation=prop))
+    shared_bind = prop == "slave" and not _host_mount_shared(b.path)
+    if shared_bind:
+        r = subprocess.run(["mount", "--bind", b.path, b.path], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip(f"cannot make a shared mount for the bundle: {r.stderr.strip()}")
+    try:
+        if shared_bind:
+            subprocess.run(["mount", "--make-shared", b.path], check=True)
+        out = ctx.run(bundle=b).out
+    finally:
+        if shared_bind:
+            ctx.cleanup()
+            subprocess.run(["umount", b.path], capture_output=True)
     m = find_mount(parse_mountinfo(sections(out).get("mi", "")), "/")
     if m is None:
         raise Fail("no / in the container's mountinfo")
@@ -497,8 +513,6 @@ for _prop, _pred, _desc in (("shared", lambda m: m.peer("shared"), "shared:N"),
                             ("unbindable", lambda m: m.peer("unbindable"), "unbindable"),
                             ("slave", lambda m: m.peer("master") and not m.peer("shared"), "master:N")):
     def _run(ctx, _prop=_prop, _pred=_pred, _desc=_desc):
-        if _prop == "slave" and not _host_mount_shared(ctx.workdir):
-            raise Skip("the host mount holding the bundle is not shared: a slave has no master to show")
         m = _root_mount(ctx, _prop)
         expect(_pred(m), f"rootfsPropagation {_prop}: / has {' '.join(m.optional) or 'no propagation'}, want {_desc}")
     _run.__doc__ = f"rootfsPropagation {_prop}: the container's / is {_desc}."

@@ -1,0 +1,90 @@
+"""The conformance suite (python -m conformance) against ocipy and runc, side by side.
+
+Prints the requirement x runtime table to the terminal (also without -s), then:
+- ocipy must fail no requirement the host can support (SKIP = the host cannot). The only
+  exceptions are KNOWN_OCIPY_FAILURES, bugs reported in .bugs/conformance.md, each printed
+  as such; one that starts passing fails the test too, so that the list only shrinks.
+- runc's failures are printed (table and list), never a test failure: runc is the reference
+  for behaviour the spec leaves open, not a judge of the spec.
+- neither runtime may leave a container, mount or temporary directory behind.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pytest
+
+from conformance import report
+from conformance.extract import default_spec_dir, extract
+from conformance.registry import all_checks, level_of_check
+from conformance.runner import run_checks
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# check id -> the bug (see .bugs/conformance.md). Remove an entry when the bug is fixed.
+KNOWN_OCIPY_FAILURES = {
+    "devices.conflict": "launcher/rootfs.py create_device unlinks a non-matching file at a device's path instead of failing",
+    "mounts.option.remount": "launcher/rootfs.py drops MS_REMOUNT and stacks a new mount instead of remounting",
+    "mounts.idmap": "idmap/ridmap with uidMappings/gidMappings are parsed (spec/mounts.py) but never applied by the launcher",
+    "intel_rdt.no_resctrl": "linux.intelRdt is silently ignored (features: intelRdt disabled) instead of an error",
+    "netdevices.moved": "linux.netDevices is silently ignored (features: netDevices disabled) instead of applied or refused",
+    "netdevices.up": "linux.netDevices ignored (see netdevices.moved)",
+    "netdevices.addresses": "linux.netDevices ignored (see netdevices.moved)",
+    "netdevices.not_moved_back": "linux.netDevices ignored (see netdevices.moved)",
+    "netdevices.name_exists": "linux.netDevices ignored (see netdevices.moved)",
+}
+
+
+def _out(text: str) -> None:
+    """To the real terminal, whatever pytest's capture mode."""
+    sys.__stdout__.write(text + "\n")
+    sys.__stdout__.flush()
+
+
+def _ocipy(tmp_path) -> str:
+    if os.environ.get("OCIPY"):
+        return os.environ["OCIPY"]
+    if os.access("/usr/local/bin/ocipy", os.X_OK):
+        return "/usr/local/bin/ocipy"
+    wrapper = tmp_path / "ocipy"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m ocipy "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def test_conformance(tmp_path, capsys):
+    if os.geteuid() != 0:
+        pytest.skip("the conformance suite runs real containers: root required")
+    runtimes = [("ocipy", _ocipy(tmp_path))]
+    runc = shutil.which("runc")
+    if runc:
+        runtimes.append(("runc", runc))
+    checks = list(all_checks().values())
+    spec = default_spec_dir()
+    statements = extract(spec) if os.path.isdir(spec) else []
+    levels = {c.id: level_of_check(c, statements) for c in checks}
+
+    results, problems = run_checks(runtimes, checks)
+    names = [n for n, _ in runtimes]
+    with capsys.disabled():
+        _out("\n==== OCI runtime-spec conformance (python -m conformance) ====")
+        _out(report.table(checks, names, results, levels, width=400))
+        if runc:
+            rf = report.failures(results, "runc")
+            _out(f"\nrunc: {len(rf)} requirement(s) failed (reported, not a test failure):")
+            for r in rf:
+                _out(f"  {r.check}: {r.reason}")
+        of = report.failures(results, "ocipy")
+        known = [r for r in of if r.check in KNOWN_OCIPY_FAILURES]
+        if known:
+            _out(f"\nocipy: {len(known)} known failure(s), bugs reported in .bugs/conformance.md:")
+            for r in known:
+                _out(f"  {r.check}: {KNOWN_OCIPY_FAILURES[r.check]}")
+
+    assert not problems, f"left behind: {problems}"
+    new = [f"{r.check}: {r.status}: {r.reason}" for r in of if r.check not in KNOWN_OCIPY_FAILURES]
+    assert not new, "ocipy fails requirements the host supports:\n" + "\n".join(new)
+    fixed = sorted(set(KNOWN_OCIPY_FAILURES) - {r.check for r in of})
+    assert not fixed, f"known ocipy failures that now pass (remove them from KNOWN_OCIPY_FAILURES): {fixed}"
