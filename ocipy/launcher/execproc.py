@@ -247,7 +247,9 @@ def start(plan: ExecPlan, o: _Opened, *, console_socket: str = "", own_console: 
             if master >= 0:
                 os.close(master)
             _reap(pid)
-            raise ExecError(err.decode(errors="replace").strip() or "exec failed")
+            from ocipy.launcher.trampoline import describe
+
+            raise ExecError(describe(err, plan.args[0]) or "exec failed")
         if plan.terminal and own_console and not console_socket and master < 0:
             _reap(pid)
             raise ExecError("terminal: no pty master received from the container")
@@ -266,6 +268,8 @@ def _preload(plan: ExecPlan) -> None:
     import stat  # noqa: F401
 
     import ocipy.launcher.process  # noqa: F401
+    import ocipy.launcher.rootfs  # noqa: F401
+    import ocipy.launcher.trampoline  # noqa: F401
     import ocipy.spec.env  # noqa: F401
 
     if plan.terminal:
@@ -325,6 +329,7 @@ def _report(wfd: int, e: BaseException) -> None:
 def _child(plan: ExecPlan, o: _Opened, console_fd: int, wfd: int) -> None:
     from ocipy import syscalls as sc
     from ocipy.launcher import process
+    from ocipy.launcher.rootfs import chdir_in_root
 
     sc.prctl(PR_SET_PDEATHSIG, 9, context="PR_SET_PDEATHSIG")
     # the cgroup first: as host root, from the host's cgroup namespace
@@ -341,9 +346,9 @@ def _child(plan: ExecPlan, o: _Opened, console_fd: int, wfd: int) -> None:
         os.fchdir(o.root)
         os.chroot(".")
     try:
-        os.chdir(plan.cwd)
+        chdir_in_root(plan.cwd)  # never through a magic link (CVE-2024-21626 class)
     except OSError as e:
-        raise OcipyError(f"{plan.where}: process.cwd: chdir {plan.cwd}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: process.cwd: chdir {plan.cwd}: {e.strerror}") from None
     os.setsid()
     if plan.terminal:
         _setup_terminal(plan, console_fd)

@@ -34,6 +34,11 @@ def set_oom_score_adj(plan) -> None:
     if plan.oom is None:
         return
     try:
+        # already set by stage 1 before it entered a user namespace (this
+        # non-dumpable init's /proc/self files are then host root's)
+        with open("/proc/self/oom_score_adj") as f:
+            if f.read().strip() == str(plan.oom):
+                return
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(plan.oom))
     except OSError as e:
@@ -197,13 +202,14 @@ def setup_terminal(plan, rfs, console_sock: int) -> int:
     fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
     n = struct.unpack("i", fcntl.ioctl(master, TIOCGPTN, struct.pack("i", 0)))[0]
     slave_path = f"/dev/pts/{n}"
-    slave = rfs.open(slave_path, os.O_RDWR | os.O_NOCTTY)
+    # the slave through the master (TIOCGPTPEER), never a path lookup that
+    # something in the rootfs could redirect (CVE-2025-52565 class)
+    slave = fcntl.ioctl(master, 0x5441, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     if plan.console_size:
         h, w = plan.console_size
         fcntl.ioctl(master, TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
     # /dev/console is the pty (the spec: "the runtime MUST ... /dev/console")
-    rfs.ensure_file("/dev/console")
-    cfd = rfs.open("/dev/console")
+    cfd = rfs.console_mountpoint()
     try:
         sc.mount(f"/proc/self/fd/{slave}", f"/proc/self/fd/{cfd}", None, sc.MS_BIND, context="bind /dev/console")
     finally:
@@ -266,7 +272,11 @@ def exec_process(plan, path: str, keep_fds: int, keep_fd: int = -1) -> None:
     else:
         sc.close_range(keep)
     try:
-        os.execve(path, plan.args, env)
+        # through the sealed memfd trampoline: /proc/self/exe is never the
+        # host's interpreter when the program is exec'd (CVE-2019-5736)
+        from ocipy.launcher import trampoline
+
+        trampoline.execve(path, plan.args, env, keep_fd, f"ocipy: exec {plan.args[0]}: ")
     except OSError as e:
         if keep_fd >= 0:
             raise OcipyError(f'exec: "{plan.args[0]}": {os.strerror(e.errno)}') from None

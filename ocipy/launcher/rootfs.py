@@ -144,6 +144,32 @@ class Rootfs:
             os.close(dfd)
 
 
+    def console_mountpoint(self) -> int:
+        """An O_PATH fd of /dev/console to bind the pty on: a regular file
+        or a character device right in the rootfs's /dev. Anything else the
+        image put there (a symlink to /proc/sys/kernel/core_pattern, say, on
+        which the pty would otherwise be mounted: CVE-2025-52565 class) is
+        unlinked, never followed, and a new empty file made."""
+        dfd = self.mkdir_all("/dev")
+        try:
+            try:
+                st = os.stat("console", dir_fd=dfd, follow_symlinks=False)
+                if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+                    if stat.S_ISDIR(st.st_mode):
+                        raise SysError(21, "bind pty on", self.path + "/dev/console")
+                    os.unlink("console", dir_fd=dfd)
+                    raise FileNotFoundError
+            except FileNotFoundError:
+                try:
+                    os.close(os.open("console", os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                     0o600, dir_fd=dfd))
+                except OSError as e:
+                    raise SysError(e.errno, "create", self.path + "/dev/console") from None
+            return sc.openat2(dfd, "console", os.O_PATH, _RES | sc.RESOLVE_NO_SYMLINKS | sc.RESOLVE_NO_XDEV)
+        finally:
+            os.close(dfd)
+
+
 def _split(path: str) -> tuple[str, str]:
     path = "/" + path.strip("/")
     i = path.rfind("/")
@@ -455,6 +481,31 @@ def readonly_paths(plan, rfs: Rootfs) -> None:
             _remount(rfs, path, sc.MS_RDONLY | sc.MS_REC)
         except SysError as e:
             raise OcipyError(f"{plan.where}: linux.readonlyPaths: {path}: {e}") from None
+
+
+def chdir_in_root(cwd: str) -> None:
+    """chdir to process.cwd once the container's root is '/' (after
+    pivot_root or chroot), the path resolved by the kernel inside that root:
+    symlinks and '..' cannot leave it, and magic links (/proc/self/fd/N,
+    /proc/<pid>/cwd) are refused, so no fd the runtime holds at that moment
+    can become the process's cwd (CVE-2024-21626 class). Checked again
+    with getcwd, which fails for a directory outside the root. Raises
+    OSError (the callers name process.cwd)."""
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = sc.openat2(root, cwd.lstrip("/") or ".", os.O_PATH | os.O_DIRECTORY, _RES)
+    except SysError as e:
+        raise OSError(e.errno, os.strerror(e.errno)) from None
+    finally:
+        os.close(root)
+    try:
+        os.fchdir(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # glibc: the cwd is unreachable from our root
+        raise OSError(18, "outside the container's root") from None
 
 
 def remount_root_readonly(rfs: Rootfs) -> None:

@@ -145,6 +145,15 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
 
             set_subreaper()
         _preload(plan)
+        # non-dumpable from here, inherited by stage 1 and the init: until
+        # the init execs, /proc/<init>/{exe,fd,cwd,...} (the host's
+        # interpreter, a host /proc fd, exec.fifo) and ptrace need
+        # CAP_SYS_PTRACE on the host, whoever shares its pid namespace (an
+        # exec'd process of a created container, a joined pid namespace):
+        # the CVE-2019-5736 class. execve makes the program dumpable again.
+        from ocipy import syscalls as _sc
+
+        _sc.prctl(4, 0, context="PR_SET_DUMPABLE")  # PR_SET_DUMPABLE
         sys.stdout.flush()
         sys.stderr.flush()
         if _needs_stage1(plan) or _runtime_hooks(plan):
@@ -229,6 +238,7 @@ def _preload(plan) -> None:
 
     import ocipy.launcher.process  # noqa: F401
     import ocipy.launcher.rootfs  # noqa: F401
+    import ocipy.launcher.trampoline  # noqa: F401
     import ocipy.spec.env  # noqa: F401
     import ocipy.syscalls  # noqa: F401
 
@@ -511,6 +521,11 @@ def _stage1(ch, plan, fifo_fd: int, console_fd: int) -> None:
     sc.set_pdeathsig(9)
     if os.getppid() == 1:
         os._exit(1)
+    # still host root: the init inherits it (non-dumpable in a user
+    # namespace, it could not write its own /proc/self/oom_score_adj)
+    from ocipy.launcher.process import set_oom_score_adj
+
+    set_oom_score_adj(plan)
     _enter_namespaces(plan, ch)
     ch.send("pid", str(_fork_init(None, ch, plan, fifo_fd, console_fd)))
 
@@ -657,9 +672,9 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     rootfs.pivot(plan)
     rootfs.apply_root_propagation(plan)
     try:
-        os.chdir(plan.cwd)
+        rootfs.chdir_in_root(plan.cwd)  # never through a magic link (CVE-2024-21626 class)
     except OSError as e:
-        raise OcipyError(f"{plan.where}: process.cwd: {plan.cwd}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: process.cwd: {plan.cwd}: {e.strerror}") from None
     process.complete_env(plan)
     process.set_process_attrs(plan)
     process.fix_stdio_owner(plan)
