@@ -603,7 +603,7 @@ def _hooks_run(ctx):
         os.symlink("/bin/busybox", os.path.join(b.rootfs, "cfbin", "sh"))
         probe_mounted = f'[ -e {b.rootfs}/proc/self/status ] && echo mounted > {out}/cc-proc; '
         b.cfg["mounts"].append({"destination": "/out", "type": "bind", "source": out, "options": ["bind"]})
-        b.cfg["process"]["args"] = ["sh", "-c", 'echo "program $(readlink /proc/self/ns/mnt)" >> /out/log; sleep 0.2']
+        b.cfg["process"]["args"] = ["sh", "-c", 'echo "program $(readlink /proc/self/ns/mnt)" >> /out/log; sleep 1']
         poststart_probe = f'p=$(sed "s/.*\\"pid\\": *\\([0-9]*\\).*/\\1/" {out}/poststart.json); tr "\\0" " " < /proc/$p/cmdline > {out}/poststart-cmdline; '
         b.cfg["hooks"] = {
             "prestart": [_hook(log, "prestart1", out), _hook(log, "prestart2", out)],
@@ -690,7 +690,7 @@ def hooks_timing(ctx):
     expect("poststop" in _events(r["after_delete"]), "poststop had not run when delete returned")
     expect(r["cc_proc"].strip() == "mounted", "createContainer: <rootfs>/proc not mounted yet (or rootfs already pivoted)")
     cmd = r["poststart_cmdline"]
-    expect("/out/log" in cmd or cmd.startswith("sleep 0.2"), f"poststart: the container process runs {cmd!r}, not the program")
+    expect("/out/log" in cmd or cmd.startswith("sleep 1"), f"poststart: the container process runs {cmd!r}, not the program")
 
 
 @check("hooks.namespaces",

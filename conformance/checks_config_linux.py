@@ -722,3 +722,145 @@ def netdev_name_exists(ctx):
         expect(v.on_host(), "the interface left the host although create failed")
     finally:
         v.close()
+
+
+# --- the seccomp notify listener (listenerPath) -------------------------------------------
+
+class _Listener:
+    """A SOCK_STREAM unix socket that records every connection: the bytes, and which recvmsg
+    calls carried SCM_RIGHTS file descriptors (closed at once)."""
+
+    def __init__(self, path: str):
+        import socket
+        import threading
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.conns: list[dict] = []
+        self.stop = False
+        self.t = threading.Thread(target=self._serve, daemon=True)
+        self.t.start()
+
+    def _serve(self):
+        import array
+        import socket
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            rec = {"data": b"", "fd_calls": [], "nfds": 0, "closed": False}
+            conn.settimeout(5)
+            n = 0
+            try:
+                while True:
+                    data, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(64 * 4))
+                    for level, typ, payload in anc:
+                        if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                            fds = array.array("i")
+                            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+                            rec["nfds"] += len(fds)
+                            rec["fd_calls"].append(n)
+                            for fd in fds:
+                                os.close(fd)
+                    if not data and not anc:
+                        rec["closed"] = True
+                        break
+                    rec["data"] += data
+                    n += 1
+            except OSError:
+                pass
+            conn.close()
+            self.conns.append(rec)
+
+    def close(self):
+        self.stop = True
+        self.t.join(2)
+        self.sock.close()
+
+
+def _notify_seccomp(listener: str | None):
+    s = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"],
+         "syscalls": [{"names": ["acct"], "action": "SCMP_ACT_NOTIFY"}], "listenerMetadata": "cf-meta"}
+    if listener:
+        s["listenerPath"] = listener
+    return s
+
+
+def _listener_probe(ctx):
+    def probe():
+        import json
+        path = os.path.join(ctx.workdir, ctx.rt.name, f"seccomp-{ctx.new_id()}.sock")
+        ls = _Listener(path)
+        try:
+            b = ctx.bundle(script="echo ran", edit=lambda c: c["linux"].update(seccomp=_notify_seccomp(path)))
+            c = ctx.container(b)
+            c.create()
+            cid = c.id
+            c.start()
+            c.wait()
+            out = c.stdout()
+            c.delete()
+            time.sleep(0.3)
+        finally:
+            ls.close()
+        conns = list(ls.conns)
+        states = []
+        for rec in conns:
+            try:
+                states.append(json.loads(rec["data"].decode()))
+            except ValueError:
+                states.append(None)
+        return {"conns": conns, "states": states, "id": cid, "out": out}
+    return ctx.once("listener", probe)
+
+
+@check("seccomp.listener_state", 'config-linux.md#configLinuxSeccomp: "This socket MUST use `AF_UNIX` domain and `SOCK_STREAM` type."',
+       'config-linux.md#containerprocessstate: "The container runtime MUST send the container process state over the UNIX socket as regular payload serialized in JSON"')
+def seccomp_listener_state(ctx):
+    """The runtime connects to the SOCK_STREAM listener and sends the container process state:
+    JSON with ociVersion, fds ["seccompFd"], pid, metadata and the container's state."""
+    r = _listener_probe(ctx)
+    expect(r["conns"], "no connection to the seccomp listener (listenerPath)")
+    s = r["states"][0]
+    expect(isinstance(s, dict), f"the payload is not JSON: {r['conns'][0]['data'][:60]!r}")
+    bad = []
+    if "seccompFd" not in (s.get("fds") or []):
+        bad.append(f"fds {s.get('fds')!r}")
+    if not isinstance(s.get("pid"), int) or s["pid"] <= 0:
+        bad.append(f"pid {s.get('pid')!r}")
+    if s.get("metadata") != "cf-meta":
+        bad.append(f"metadata {s.get('metadata')!r}")
+    st = s.get("state") or {}
+    if st.get("id") != r["id"]:
+        bad.append(f"state.id {st.get('id')!r}")
+    expect(not bad, "container process state: " + ", ".join(bad))
+    expect("ran" in r["out"], "the container did not run")
+
+
+@check("seccomp.listener_fds", 'config-linux.md#containerprocessstate: "file descriptors MUST be sent using `SCM_RIGHTS`."',
+       'config-linux.md#containerprocessstate: "If more than one `sendmsg(2)` is used, the file descriptors MUST be sent only in the first call."')
+def seccomp_listener_fds(ctx):
+    r = _listener_probe(ctx)
+    expect(r["conns"], "no connection to the seccomp listener")
+    rec, s = r["conns"][0], r["states"][0] or {}
+    want = len(s.get("fds") or [])
+    expect(rec["nfds"] == want and want > 0, f"{rec['nfds']} fds by SCM_RIGHTS for fds {s.get('fds')!r}")
+    expect(rec["fd_calls"] == [0], f"fds came with the messages {rec['fd_calls']}, want only the first")
+
+
+@check("seccomp.listener_connection", 'config-linux.md#configLinuxSeccomp: "The runtime MUST send exactly one container process state per connection."',
+       'config-linux.md#configLinuxSeccomp: "The connection MUST NOT be reused and it MUST be closed after sending a seccomp state."')
+def seccomp_listener_connection(ctx):
+    r = _listener_probe(ctx)
+    expect(len(r["conns"]) == 1, f"{len(r['conns'])} connections for one container, want 1")
+    expect(r["conns"][0]["closed"], "the runtime did not close the connection")
+    expect(r["states"][0] is not None, "the connection held more than one JSON document (or none)")
+
+
+@check("seccomp.listener_unreachable", 'config-linux.md#configLinuxSeccomp: "If sending to this socket fails, the runtime MUST generate an error."')
+def seccomp_listener_unreachable(ctx):
+    path = os.path.join(ctx.workdir, ctx.rt.name, "no-such-listener.sock")
+    expect_create_error(ctx, lambda c: c["linux"].update(seccomp=_notify_seccomp(path)), "a listenerPath nobody listens on")

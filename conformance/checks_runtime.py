@@ -397,7 +397,10 @@ def delete_resources(ctx):
     """After delete: no state, no process, no cgroup directory of the container; the id is free."""
     c = running(ctx)
     pid = c.state()["pid"]
-    dirs = [d for d in _cgroup_dirs(pid) if ctx.rt.name in d or c.id in d] or _cgroup_dirs(pid)
+    # the container's own cgroups: not ours, nor an ancestor of ours (names are the runtime's choice)
+    own = _cgroup_dirs(os.getpid())
+    dirs = [d for d in _cgroup_dirs(pid) if not any(o == d or o.startswith(d + "/") for o in own)]
+    expect(dirs, "found no cgroup of the container (its config has linux.resources)")
     c.kill("KILL")
     c.wait()
     r = c.delete()

@@ -186,7 +186,8 @@ _HEADER = """\
 #   KEY
 #     <the statement, as extracted>
 #     check: ID[, ID...]          the checks that test it (generated from the checks' `reqs`)
-#     n/a: REASON                 why no check tests it (written by hand, kept on regeneration)
+#     n/a: REASON                 why no check tests it (written by hand, kept on regeneration
+#                                 until a check names the statement)
 #
 # Regenerate with `python -m conformance.extract --update-coverage`; statements without a
 # check or a reason are marked `TODO` and fail tests/unit/test_conformance_coverage.py.
@@ -268,7 +269,8 @@ def main(argv=None) -> int:
             with open(COVERAGE_FILE, encoding="utf-8") as f:
                 old = parse_coverage(f.read())
         by_key = resolve_reqs(statements, all_checks())
-        reasons = {k: e.reason for k, e in old.items() if e.reason}
+        # a reason explains why a statement has no check: dropped once a check names it
+        reasons = {k: e.reason for k, e in old.items() if e.reason and k not in by_key}
         text = render_coverage(statements, by_key, reasons)
         with open(COVERAGE_FILE + ".tmp", "w", encoding="utf-8") as f:
             f.write(text)

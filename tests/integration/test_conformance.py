@@ -88,3 +88,57 @@ def test_conformance(tmp_path, capsys):
     assert not new, "ocipy fails requirements the host supports:\n" + "\n".join(new)
     fixed = sorted(set(KNOWN_OCIPY_FAILURES) - {r.check for r in of})
     assert not fixed, f"known ocipy failures that now pass (remove them from KNOWN_OCIPY_FAILURES): {fixed}"
+
+
+# A runtime that breaks one thing per check: runc behind a wrapper that edits config.json on
+# create. Each mutation must turn its check to FAIL: the checks can fail.
+MUTATIONS = {
+    "config.hostname": 'cfg.pop("hostname", None)',
+    "process.rlimits": 'cfg["process"]["rlimits"] = []',
+    "sysctl.applied": 'cfg["linux"].pop("sysctl", None)',
+    "masked_paths.applied": 'cfg["linux"]["maskedPaths"] = []',
+    "process.umask": 'cfg["process"]["user"].pop("umask", None)',
+    "process.env": 'cfg["process"]["env"] = [e for e in cfg["process"].get("env", []) if not e.startswith("CF_")]',
+    "mounts.option.ro": '[m.__setitem__("options", [o for o in m.get("options", []) if o != "ro"]) for m in cfg["mounts"]]',
+    "root.readonly": 'cfg["root"]["readonly"] = False',
+    "process.capabilities_ambient": 'cfg["process"]["capabilities"].pop("ambient", None)',
+    "namespaces.new.ipc": 'cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "ipc"]',
+    "cgroups.resources.pids": 'cfg["linux"]["resources"].pop("pids", None)',
+    "hooks.order": 'cfg.get("hooks", {}).pop("prestart", None)',
+    "config.annotations": 'cfg.pop("annotations", None)',
+    "devices.configured": 'cfg["linux"]["devices"] = []',
+    "mounts.order": 'cfg["mounts"].reverse() if any(m["destination"] == "/cfo" for m in cfg["mounts"]) else None',
+}
+
+
+def test_conformance_catches_a_broken_runtime(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("root required")
+    runc = shutil.which("runc")
+    if not runc:
+        pytest.skip("runc not installed")
+    edits = "\n".join(f"    if CHECK == {cid!r}:\n        {code}" for cid, code in MUTATIONS.items())
+    checks = all_checks()
+    failed = {}
+    for cid in list(MUTATIONS) + ["state.created"]:
+        wrapper = tmp_path / f"broken-{cid}"
+        wrapper.write_text(f"""#!{sys.executable} -I
+import json, os, sys
+CHECK = {cid!r}
+argv = sys.argv[1:]
+if "create" in argv and "--bundle" in argv:
+    path = os.path.join(argv[argv.index("--bundle") + 1], "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+{edits}
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+os.execv({runc!r}, [{runc!r}] + argv)
+""")
+        wrapper.chmod(0o755)
+        results, problems = run_checks([("broken", str(wrapper))], [checks[cid]])
+        assert not problems, problems
+        failed[cid] = results[0]
+    not_caught = [cid for cid in MUTATIONS if failed[cid].status != "FAIL"]
+    assert not not_caught, f"checks that did not notice their mutation: {[(c, failed[c].status, failed[c].reason) for c in not_caught]}"
+    assert failed["state.created"].status == "PASS", f"the unmutated wrapper fails state.created: {failed['state.created'].reason}"

@@ -42,6 +42,8 @@ def test_no_stale_entries(statements, coverage):
 def test_every_statement_has_a_check_or_a_reason(coverage):
     todo = [k for k, e in coverage.items() if not e.checks and not e.reason]
     assert not todo, f"statements with neither a check nor an n/a reason: {todo}"
+    both = [k for k, e in coverage.items() if e.checks and e.reason]
+    assert not both, f"statements with a check and an n/a reason: {both}"
 
 
 def test_text_matches_the_spec(statements, coverage):
