@@ -43,3 +43,14 @@ class SysError(OcipyError):
 
         what = op + (" " + context if context else "")
         super().__init__(f"{what}: {os.strerror(err)}")
+
+
+def go_strerror(err: int) -> str:
+    """strerror(err) as runc (Go's syscall.Errno) spells it, lower case:
+    "no such file or directory", "permission denied". Engines match these
+    texts in the runtime's error: Docker's CLI exits 127 for "no such file or
+    directory" and 126 for "permission denied", case-sensitively."""
+    import posix
+
+    s = posix.strerror(err)
+    return s[:1].lower() + s[1:]

@@ -2,18 +2,30 @@
 import posix
 
 from ocipy import state as st
-from ocipy.errors import OcipyError
+from ocipy.errors import OcipyError, StateError
 from ocipy.signals import parse_signal
 
 
 def run(g: dict, p: dict) -> int:
     sig = parse_signal(p.get("signal") or "SIGTERM")
     c = st.Container.load(g["root"], p["container_id"])
+    status = c.status()
+    if status == st.STOPPED:
+        if p.get("all"):
+            # runc: --all acts on a stopped container too (whatever is left in
+            # its cgroup, usually nothing). containerd's `tasks rm -f` and
+            # Docker's teardown send it to stopped containers and treat any
+            # error other than "not running"/"does not exist" as a failure.
+            kill_all(c, sig)
+            return 0
+        # "container not running": the words containerd matches (as runc's)
+        # to know the process is already gone (else "unknown error after kill")
+        raise StateError(f'cannot kill container "{c.id}": container not running (it is stopped)')
     status = c.require("kill")
     if p.get("all"):
         kill_all(c, sig)
     elif not signal_init(c, sig):
-        raise OcipyError(f'container "{c.id}" is not running')
+        raise OcipyError(f'cannot kill container "{c.id}": container not running (its init has exited)')
     elif sig == 9 and status == st.PAUSED:
         # a v1 freezer holds a SIGKILLed task until thawed (runc thaws too)
         cgroup_of(c).thaw()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from ocipy import syscalls as sc
-from ocipy.errors import OcipyError, SysError
+from ocipy.errors import OcipyError, SysError, go_strerror
 
 
 def set_rlimits(plan) -> None:
@@ -179,7 +179,7 @@ def _check_exec(path: str, name: str) -> None:
     try:
         st = os.stat(path)
     except OSError as e:
-        raise OcipyError(f'exec: "{name}": stat {path}: {os.strerror(e.errno)}') from None
+        raise OcipyError(f'exec: "{name}": stat {path}: {go_strerror(e.errno)}') from None
     if (st.st_mode & 0o170000) != 0o100000:
         raise OcipyError(f'exec: "{name}": {path} is not a regular file')
     if not os.access(path, os.X_OK):
@@ -279,6 +279,6 @@ def exec_process(plan, path: str, keep_fds: int, keep_fd: int = -1) -> None:
         trampoline.execve(path, plan.args, env, keep_fd, f"ocipy: exec {plan.args[0]}: ")
     except OSError as e:
         if keep_fd >= 0:
-            raise OcipyError(f'exec: "{plan.args[0]}": {os.strerror(e.errno)}') from None
+            raise OcipyError(f'exec: "{plan.args[0]}": {go_strerror(e.errno)}') from None
         os.write(2, f"ocipy: exec {plan.args[0]}: {os.strerror(e.errno)}\n".encode())
         os._exit(127)

@@ -313,3 +313,46 @@ def test_conmon_exec_tty_with_process_file_warns_nothing(runtime, outb, tmp_path
     r = call(runtime.cmd("exec", "--process", str(pf), "--tty", "ct"))
     assert r.returncode == 3, r.stderr
     assert "ignoring --tty" in r.stderr, r.stderr
+
+
+# -- words engines match in the runtime's errors (found by test_clients_*.py) ------
+
+def test_kill_all_of_a_stopped_container_succeeds(runtime, outb, wait_gone):
+    """containerd's `ctr tasks rm -f` and Docker's teardown send `kill --all
+    <id> 9` to a container that has already stopped: runc exits 0. Plain
+    `kill` fails (runtime.md) with runc's words "container not running", which
+    containerd matches to know the process is gone; any other error became
+    "unknown error after kill" and the task could not be deleted."""
+    b, out = outb(["true"])
+    r = call(runtime.cmd("create", "--bundle", b, "ka"))
+    assert r.returncode == 0, r.stderr
+    pid = runtime.state("ka")["pid"]
+    assert call(runtime.cmd("start", "ka")).returncode == 0
+    assert wait_gone(pid)
+    assert poll(lambda: runtime.state("ka")["status"] == "stopped")
+    r = call(runtime.cmd("kill", "--all", "ka", "9"))
+    assert r.returncode == 0, r.stderr
+    r = call(runtime.cmd("kill", "ka", "9"))
+    assert r.returncode != 0
+    assert "container not running" in r.stderr and '"ka"' in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    assert call(runtime.cmd("delete", "ka")).returncode == 0
+    assert runtime.ids() == []
+
+
+def test_missing_executable_error_in_runcs_words(runtime, bundle):
+    """Docker's CLI exits 127 when the runtime's error contains "no such file
+    or directory" and 126 for "permission denied", matched case-sensitively:
+    ocipy spells errno texts as runc (Go) does, in lower case."""
+    b = bundle(["/nonexistent"])
+    r = call(runtime.cmd("create", "--bundle", b, "nx"))
+    assert r.returncode != 0
+    assert 'exec: "/nonexistent": stat /nonexistent: no such file or directory' in r.stderr, r.stderr
+    assert runtime.ids() == []
+    b = bundle(["sleep", "1000"], name="b2")
+    assert call(runtime.cmd("create", "--bundle", b, "nx2")).returncode == 0
+    assert call(runtime.cmd("start", "nx2")).returncode == 0
+    r = call(runtime.cmd("exec", "nx2", "/nonexistent"))
+    assert r.returncode != 0
+    assert 'exec: "/nonexistent": stat /nonexistent: no such file or directory' in r.stderr, r.stderr
+    r = call(runtime.cmd("exec", "nx2", "/etc/passwd"))
+    assert r.returncode != 0 and "permission denied" in r.stderr, r.stderr
