@@ -66,10 +66,16 @@ def error(msg: str) -> None:
 
 
 def warn(msg: str, quiet: bool = False) -> None:
-    """A warning (runtime.md: how it is exposed is ours to choose): always in
-    --log; on stderr too unless `quiet` (a known, harmless condition that
-    runc's own default spec triggers on every run) and --debug is off."""
-    _write_log("warning", msg)
+    """A warning (runtime.md: how it is exposed is ours to choose): in --log
+    when there is one, and then only there (runc's logrus writes to the log
+    file instead of stderr): under a shim or conmon, create's stderr is the
+    container's own stderr, so a warning there would land in the container's
+    output (`docker logs`). Without --log: on stderr, unless `quiet` (a known,
+    harmless condition that runc's own default spec triggers on every run)
+    and --debug is off."""
+    if _path:
+        _write_log("warning", msg)
+        return
     if quiet and not _debug:
         return
     try:

@@ -356,3 +356,23 @@ def test_missing_executable_error_in_runcs_words(runtime, bundle):
     assert 'exec: "/nonexistent": stat /nonexistent: no such file or directory' in r.stderr, r.stderr
     r = call(runtime.cmd("exec", "nx2", "/etc/passwd"))
     assert r.returncode != 0 and "permission denied" in r.stderr, r.stderr
+
+
+def test_warnings_with_log_stay_out_of_stderr(runtime, bundle, tmp_path):
+    """With --log, a warning goes to the log only (runc's logrus writes to the
+    log file instead of stderr): under a shim or conmon, create's stderr is
+    the container's stderr, and a warning there ended up in `docker logs`.
+    Without --log it is on stderr."""
+    def edit(cfg):
+        cfg["linux"].setdefault("resources", {})["memory"] = {"kernel": 32 << 20}
+    b = bundle(["true"], edit)
+    log = tmp_path / "log.json"
+    r = call(runtime.argv + ["--root", runtime.root, "--log", str(log), "--log-format", "json",
+                             "run", "--bundle", b, "wl"])
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "", r.stderr
+    entries = [json.loads(ln) for ln in log.read_text().splitlines()]
+    assert any(e["level"] == "warning" and "memory.kernel" in e["msg"] for e in entries), entries
+    r = call(runtime.cmd("run", "--bundle", b, "wl2"))
+    assert r.returncode == 0, r.stderr
+    assert "warning" in r.stderr and "memory.kernel" in r.stderr, r.stderr

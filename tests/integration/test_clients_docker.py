@@ -484,3 +484,17 @@ def test_default_seccomp_profile(rt):
     assert f["Seccomp"] == "2" and int(f.get("Seccomp_filters", "1")) >= 1, r.stdout
     r = rt.run("grep", "^Seccomp:", "/proc/self/status", opts=["--security-opt", "seccomp=unconfined"])
     assert r.stdout.split() == ["Seccomp:", "0"], r.stdout
+
+
+def test_runtime_warnings_stay_out_of_the_containers_output(rt):
+    """The shim runs `create` with the container's stdio: a runtime warning
+    (here: linux.resources.memory.kernel, deprecated) must go to the runtime's
+    --log, never into what `docker logs` shows."""
+    name = rt.new_name("warn")
+    rt.run_d(name, "echo", "hi", opts=["--kernel-memory", "32m"])
+    try:
+        assert cl.wait_until(lambda: rt.inspect(name, "{{.State.Status}}") == "exited", 10)
+        r = rt("logs", name)
+        assert (r.stdout, r.stderr) == ("hi\n", ""), (r.stdout, r.stderr)
+    finally:
+        rt("rm", "-f", name)
