@@ -738,8 +738,9 @@ def hooks_paths(ctx):
 
 @check("hooks.state_stdin", 'config.md#configHooks: "The state of the container MUST be passed to hooks over stdin"')
 def hooks_state(ctx):
-    """Each hook reads the state: id, bundle, and the status of its step (creating at create,
-    created for startContainer, running for poststart, stopped for poststop)."""
+    """Each hook reads the state: id, bundle, the status of its step (creating at create,
+    created for startContainer, running for poststart, stopped for poststop) and the pid as
+    seen from the hook's namespace (1 in the container's)."""
     r = _hooks_run(ctx)
     want = {"prestart1": "creating", "createRuntime": "creating", "createContainer": "creating",
             "startContainer": "created", "poststart": "running", "poststop": "stopped"}
@@ -753,8 +754,11 @@ def hooks_state(ctx):
             bad.append(f"{n}: id {s.get('id')!r} bundle {s.get('bundle')!r}")
         if s.get("status") != status:
             bad.append(f"{n}: status {s.get('status')!r} (want {status})")
-        if status in ("created", "running") and not s.get("pid"):
-            bad.append(f"{n}: no pid")
+        # runtime.md#runtimeState: the pid as seen by the runtime for hooks in the runtime
+        # namespace, as seen by the container for hooks in the container namespace
+        want_pid = 1 if n in ("createContainer", "startContainer") else r["ctr_pid"]
+        if n != "poststop" and s.get("pid") != want_pid:
+            bad.append(f"{n}: pid {s.get('pid')!r} (want {want_pid})")
     expect(not bad, "; ".join(bad))
 
 

@@ -73,8 +73,12 @@ def safe_remove(path: str) -> str | None:
     left = mounts_under(path)
     if left:
         return f"mounts left under {path}: {left}"
-    subprocess.run(["rm", "-rf", "--one-file-system", "--", path], check=False)
-    return None
+    for _ in range(5):  # a process of a just-killed container may still be writing
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", path], capture_output=True)
+        if not os.path.lexists(path):
+            return None
+        time.sleep(0.2)
+    return f"could not remove {path}"
 
 
 def run_checks(runtimes: list[tuple[str, str]], checks: list, progress=None,
