@@ -21,6 +21,12 @@ def run(g: dict, p: dict) -> int:
         status = c.require("delete", force=force)
         if status != st.STOPPED:
             stop(c)
+        elif c.state.get("cgroup") and remove_empty_cgroup(c.state["cgroup"]):
+            # the usual case: the cgroup was empty (no process outlived the
+            # init), and is gone now
+            c.remove_dir()
+            poststop(c)
+            return 0
         elif c.state.get("cgroup") or not c.state.get("new_pidns"):
             # the init is gone, but processes may outlive it (no pid
             # namespace, or a cgroup that other processes joined)
@@ -56,6 +62,43 @@ def stop(c: st.Container, timeout: float = 10.0) -> None:
         poller.poll(int(timeout * 1000))
     finally:
         posix.close(pidfd)
+
+
+def cgroup_dirs(cg: dict) -> list | None:
+    """The directories the cgroup manager's dirs() lists for this record of
+    its to_state() (tests/unit/test_delete_fast.py proves them equal); None
+    for a record this does not know."""
+    mode = cg.get("mode") if isinstance(cg, dict) else None
+    if mode == "v2":
+        dirs = [cg.get("unified")]
+    elif mode in ("v1", "hybrid") and isinstance(cg.get("paths"), dict):
+        dirs = list(dict.fromkeys(cg["paths"].values()))
+        if cg.get("unified"):
+            dirs.append(cg["unified"])
+    else:
+        return None
+    if not all(isinstance(d, str) and d.startswith("/") for d in dirs):
+        return None
+    return dirs
+
+
+def remove_empty_cgroup(cg: dict) -> bool:
+    """The fast path of deleting a stopped container: rmdir each of its
+    cgroup directories. The kernel refuses (EBUSY, ENOTEMPTY) while a process
+    or a child cgroup is left: then False, and the cgroup manager does the
+    full job (kill what is left, remove children, retry). Saves importing the
+    manager, and os with it (~8M instructions, ~2 ms, of a ~28M `delete`)."""
+    dirs = cgroup_dirs(cg)
+    if dirs is None:
+        return False
+    for d in dirs:
+        try:
+            posix.rmdir(d)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+    return True
 
 
 def destroy(c: st.Container) -> None:
