@@ -244,6 +244,11 @@ def wait_for_start(fifo_fd: int, procfd_dir: int) -> None:
         os.write(fd, b"0")
     finally:
         os.close(fd)
+    # `start` woke us by opening the fifo and the scheduler let us run first
+    # (a long sleeper preempts the waker): give the CPU back so that `start`
+    # reads the byte and exits before our exec work (~1-5 ms on a busy host
+    # otherwise counted in `start`)
+    os.sched_yield()
 
 
 def exec_process(plan, path: str, keep_fds: int, keep_fd: int = -1) -> None:
