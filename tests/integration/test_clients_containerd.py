@@ -19,15 +19,13 @@ import itertools
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
 
 import clientlib as cl
-from conftest import REPO
 
 for _b in (cl.CONTAINERD, cl.CTR, cl.SHIM):
     if not os.access(_b, os.X_OK):
@@ -49,8 +47,11 @@ class Ctx:
 
 
 @pytest.fixture(scope="module")
-def ctrd(tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("ctrd"))
+def ctrd():
+    # not under pytest's 0700 tmp tree: a user namespace's root (ctr --uidmap)
+    # must reach the rootfs; short paths for the sockets too
+    base = tempfile.mkdtemp(prefix="ocipy-ctrd-", dir="/tmp")
+    os.chmod(base, 0o711)
     img = os.path.join(base, "img")
     os.makedirs(img)
     rootfs = cl.build_rootfs(img)
@@ -480,3 +481,33 @@ def test_removed_task_leaves_nothing(rt):
     assert cl.cgroup_dirs(f"/{NS}/{cid}") == []
     assert os.path.isdir(os.path.join(rt.ctx.d.state, "io.containerd.runtime.v2.task", NS)) and \
         cid not in os.listdir(os.path.join(rt.ctx.d.state, "io.containerd.runtime.v2.task", NS))
+
+
+def test_join_a_network_namespace_by_path(rt):
+    """`ctr run --with-ns network:PATH`: linux.namespaces[].path, joined."""
+    name = f"ocipy-t{os.getpid()}-{next(_ids)}"
+    r = cl.run(["ip", "netns", "add", name])
+    assert r.returncode == 0, r.stderr
+    try:
+        ino = os.stat(f"/run/netns/{name}").st_ino
+        r = rt.run(rt.new_id("netns"), "sh", "-c", "readlink /proc/self/ns/net; ip -o link | wc -l",
+                   opts=["--with-ns", f"network:/run/netns/{name}"])
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == [f"net:[{ino}]", "1"], r.stdout
+    finally:
+        cl.run(["ip", "netns", "del", name])
+
+
+def test_user_namespace_from_uidmap(rt):
+    """`ctr run --uidmap/--gidmap`: a new user namespace; root inside is
+    100000 outside."""
+    cid = rt.new_id("userns")
+    pid = rt.run_d(cid, "sleep", "1000", opts=["--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"])
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            st = dict(ln.split(":", 1) for ln in f)
+        assert st["Uid"].split()[0] == "100000" and st["Gid"].split()[0] == "100000", st["Uid"]
+        r = rt.exec(cid, "sh", "-c", "cat /proc/self/uid_map; id -u")
+        assert r.stdout.split() == ["0", "100000", "65536", "0"], (r.stdout, r.stderr)
+    finally:
+        rt.remove(cid)

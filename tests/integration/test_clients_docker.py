@@ -22,6 +22,7 @@ import os
 import random
 import re
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -53,8 +54,11 @@ class Ctx:
 
 
 @pytest.fixture(scope="module")
-def docker(tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("dockerd"))
+def docker():
+    # not under pytest's 0700 tmp tree: a user namespace's root (ctr --uidmap)
+    # must reach the rootfs; short paths for the sockets too
+    base = tempfile.mkdtemp(prefix="ocipy-dockerd-", dir="/tmp")
+    os.chmod(base, 0o711)
     img = os.path.join(base, "img")
     os.makedirs(img)
     rootfs = cl.build_rootfs(img)
