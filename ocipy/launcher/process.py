@@ -85,6 +85,31 @@ def set_process_attrs(plan) -> None:
             raise OcipyError(f"{plan.where}: process.ioPriority: {e}") from None
 
 
+def reopen_dev_null() -> None:
+    """After pivot_root, as runc's reOpenDevNull: stdio fds on a /dev/null
+    (an engine's unused stdin: Go opens the host's, read-only) are replaced
+    by the container's own /dev/null opened read-write, so `echo >&0` works
+    as under runc and no fd of a host device node stays in the container.
+    Skipped when the container's /dev/null is not the 1:3 character device."""
+    try:
+        fd = os.open("/dev/null", os.O_RDWR | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        null = os.fstat(fd)
+        if (null.st_mode & 0o170000) != 0o020000 or null.st_rdev != os.makedev(1, 3):
+            return
+        for n in (0, 1, 2):
+            try:
+                s = os.fstat(n)
+            except OSError:
+                continue
+            if (s.st_mode & 0o170000) == 0o020000 and s.st_rdev == null.st_rdev:
+                os.dup2(fd, n)
+    finally:
+        os.close(fd)
+
+
 def fix_stdio_owner(plan) -> None:
     """Give a non-root process its stdio: pipes and sockets (containerd's
     FIFOs, a shell's pipe) and the container's own pty are chowned to the

@@ -676,6 +676,7 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     except OSError as e:
         raise OcipyError(f"{plan.where}: process.cwd: {plan.cwd}: {e.strerror}") from None
     process.complete_env(plan)
+    process.reopen_dev_null()
     process.set_process_attrs(plan)
     process.fix_stdio_owner(plan)
     _join_cgroup(plan)

@@ -376,3 +376,18 @@ def test_warnings_with_log_stay_out_of_stderr(runtime, bundle, tmp_path):
     r = call(runtime.cmd("run", "--bundle", b, "wl2"))
     assert r.returncode == 0, r.stderr
     assert "warning" in r.stderr and "memory.kernel" in r.stderr, r.stderr
+
+
+def test_dev_null_stdio_is_the_containers_own_read_write(runtime, bundle, tmp_path):
+    """containerd's shim and Docker run create with stdin on the host's
+    /dev/null opened read-only (Go's default for a nil stdin). As runc does,
+    the init reopens such fds on the container's /dev/null, read-write:
+    `echo >&0` works and no fd of a host device node stays in."""
+    b = bundle(["sh", "-c", "echo x >&0 && echo write-ok; stat -L -c %d:%i /proc/self/fd/0 /dev/null"])
+    argv = runtime.cmd("run", "--bundle", b, "dn")
+    r = call(["/bin/sh", "-c", 'exec "$@" </dev/null', "sh"] + argv)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split()
+    assert lines[0] == "write-ok" and lines[1] == lines[2], r.stdout
+    host = os.stat("/dev/null")
+    assert lines[1] != f"{host.st_dev}:{host.st_ino}", "fd 0 is still the host's /dev/null"

@@ -502,3 +502,10 @@ def test_runtime_warnings_stay_out_of_the_containers_output(rt):
         assert (r.stdout, r.stderr) == ("hi\n", ""), (r.stdout, r.stderr)
     finally:
         rt("rm", "-f", name)
+
+
+def test_dev_null_stdin_is_read_write(rt):
+    """Without -i the container's stdin is /dev/null: the container's own,
+    read-write (runc reopens the host's read-only one the shim passes)."""
+    r = rt.run("sh", "-c", "echo x >&0 && echo write-ok")
+    assert r.returncode == 0 and r.stdout == "write-ok\n", (r.stdout, r.stderr)
