@@ -62,6 +62,10 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
 
     st.validate_id(cid)
     config, bundle, rootfs = load_bundle(bundle)
+    if (config.get("linux") or {}).get("seccomp") is not None:  # compiled programs kept per --root
+        from ocipy import seccomp
+
+        seccomp.cache_dir = os.path.join(os.path.abspath(root), ".seccomp-cache")
     plan = planmod.build(config, bundle, rootfs, cid, no_pivot=no_pivot, preserve_fds=preserve_fds,
                          new_keyring=new_keyring)
     if plan.terminal and not console_socket and not own_console:

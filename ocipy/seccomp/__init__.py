@@ -52,12 +52,17 @@ class Filter:
         self.sync = None  # exec: the hand-off pipes (notify.ExecSync)
 
 
+# where compiled programs are kept for the next create with the same profile
+# (stages.create sets <root>/.seccomp-cache; "" = no cache)
+cache_dir = ""
+
+
 def compile(sec: dict, where: str) -> Filter:  # noqa: A001 - the verb of this package
     """Stage 0: linux.seccomp -> Filter (ConfigError naming the field)."""
     from ocipy import log
     from ocipy.seccomp.compiler import compile_seccomp
 
-    c = compile_seccomp(sec, where, debug=log.debug)
+    c = compile_seccomp(sec, where, debug=log.debug, cache_dir=cache_dir)
     return Filter(c.bpf, c.flags, c.notify, sec.get("listenerPath") or "", sec.get("listenerMetadata") or "",
                   where)
 

@@ -349,3 +349,38 @@ def test_memfd_exec_check():
             sec = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
                    "syscalls": [{"names": [name], "action": action}]}
             assert not seccomp.allows_memfd_exec(build(sec)), (name, action)
+
+
+def test_cache_reuses_exactly_the_same_profile(tmp_path):
+    d = str(tmp_path / "cache")
+    os.mkdir(d)
+    sec = docker_profile()
+    a = compiler.compile_seccomp(sec, "config.json", cache_dir=d)
+    (name,) = os.listdir(d)
+    b = compiler.compile_seccomp(sec, "config.json", cache_dir=d)
+    assert a.bpf == b.bpf == compiler.compile_seccomp(sec, "config.json").bpf
+    # a hit is the very program (a changed file is what comes back): proves the read path
+    path = os.path.join(d, name)
+    data = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(data[:-8] + bytes(8))
+    assert compiler.compile_seccomp(sec, "config.json", cache_dir=d).bpf == a.bpf[:-8] + bytes(8)
+    # any change of the profile is another key; a torn file is a miss
+    sec2 = docker_profile()
+    sec2["syscalls"][0]["names"] = sec2["syscalls"][0]["names"][1:]
+    c = compiler.compile_seccomp(sec2, "config.json", cache_dir=d)
+    assert c.bpf != a.bpf and len(os.listdir(d)) == 2
+    with open(path, "wb") as f:
+        f.write(data[:100])
+    assert compiler.compile_seccomp(sec, "config.json", cache_dir=d).bpf == a.bpf
+    # checks still run on a hit: errors are not cached away
+    bad = docker_profile()
+    bad["syscalls"][3]["action"] = "X"
+    with pytest.raises(ConfigError, match=r"linux.seccomp.syscalls\[3\].action"):
+        compiler.compile_seccomp(bad, "config.json", cache_dir=d)
+
+
+def test_cache_dir_missing_is_no_cache(tmp_path):
+    d = str(tmp_path / "no" / "cache")
+    compiler.compile_seccomp(docker_profile(), "config.json", cache_dir=d)
+    assert not os.path.exists(tmp_path / "no")
