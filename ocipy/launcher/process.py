@@ -273,7 +273,10 @@ def wait_for_start(fifo_fd: int, procfd_dir: int) -> None:
     # (a long sleeper preempts the waker): give the CPU back so that `start`
     # reads the byte and exits before our exec work (~1-5 ms on a busy host
     # otherwise counted in `start`)
-    os.sched_yield()
+    try:
+        os.sched_yield()
+    except OSError:  # a seccomp profile may refuse it (loaded by now): a hint only
+        pass
 
 
 def exec_process(plan, path: str, keep_fds: int, keep_fd: int = -1) -> None:
