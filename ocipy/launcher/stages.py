@@ -436,6 +436,8 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -
             elif kind == "seccomp":  # the init loaded a NOTIFY filter: listener fd to the agent
                 from ocipy.seccomp import notify
 
+                if not init_pid:
+                    raise OcipyError("internal error: seccomp hand-off before the init's pid was known")
                 plan.seccomp.state = notify.container_state(c.state, st.CREATING, init_pid)
                 notify.deliver(plan.seccomp, init_pid, int(payload))
                 ch.send("seccomp-done")

@@ -120,13 +120,6 @@ class ExecSync:
         finally:
             os.close(self.ack_w)
 
-    def close(self) -> None:
-        for fd in (self.ack_r, self.ack_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
 
 def _above(fcntl, fd: int, low: int) -> int:
     if fd >= low:

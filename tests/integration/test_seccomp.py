@@ -72,7 +72,8 @@ def errno_rule(names, e=None, args=None, action="SCMP_ACT_ERRNO"):
 # --- actions ---------------------------------------------------------------------------
 @pytest.mark.parametrize("nnp", [True, False])
 def test_denied_calls_get_eperm_or_errnoret(runtime, bundle, nnp):
-    sec = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+    sec = {"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+           "syscalls": [
         errno_rule(["mkdir", "mkdirat"]),                       # EPERM by default
         errno_rule(["rmdir", "unlinkat"], errno.EXDEV),         # a custom errnoRet
         errno_rule(["no_such_syscall_ocipy", "unlink"], errno.ENOTTY),  # unknown names are skipped
@@ -363,15 +364,16 @@ def agent(tmp_path):
     a.close()
 
 
-def notify_profile(agent_path: str) -> dict:
+def notify_profile(agent_path: str, flags=()) -> dict:
     return {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": agent_path, "listenerMetadata": "meta-42",
-            "syscalls": [{"names": ["mkdir", "mkdirat", "uname"], "action": "SCMP_ACT_NOTIFY"}]}
+            "flags": list(flags), "syscalls": [{"names": ["mkdir", "mkdirat", "uname"], "action": "SCMP_ACT_NOTIFY"}]}
 
 
-@pytest.mark.parametrize("nnp", [False, True])
-def test_notify_agent_gets_fd_and_state_and_answers(runtime, outb, agent, nnp):
+@pytest.mark.parametrize("nnp,flags", [(False, ()), (True, ("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+                                                             "SECCOMP_FILTER_FLAG_TSYNC"))])
+def test_notify_agent_gets_fd_and_state_and_answers(runtime, outb, agent, nnp, flags):
     b, out = outb(["sh", "-c", "uname -s > /out/uname; mkdir /tmp/n 2> /out/mkdir; touch /out/ready; "
-                   "while :; do sleep 1; done"], with_seccomp(notify_profile(agent.path), nnp))
+                   "while :; do sleep 1; done"], with_seccomp(notify_profile(agent.path, flags), nnp))
     r = create(runtime, b, "n")
     assert r.returncode == 0, r.stderr
     assert len(agent.states) == 1  # sent during create, before `start`
