@@ -154,8 +154,9 @@ class Docker:
             left.append(f"containers: {ps}")
             self("rm", "-f", *ps)
         rroot = os.path.join(self.ctx.d.exec_root, "runtime-runc", "moby")
-        if os.path.isdir(rroot) and os.listdir(rroot):
-            left.append(f"runtime state in {rroot}: {os.listdir(rroot)}")
+        state = [n for n in os.listdir(rroot) if not n.startswith(".")] if os.path.isdir(rroot) else []
+        if state:       # (dot-entries are no container: ocipy's .seccomp-cache)
+            left.append(f"runtime state in {rroot}: {state}")
         for top in cl.cgroup_dirs(self.cg):
             subs = [n for n in os.listdir(top) if os.path.isdir(os.path.join(top, n))]
             if subs:
