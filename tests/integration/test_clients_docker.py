@@ -430,8 +430,10 @@ def test_prestart_hook_sets_up_the_default_bridge(rt):
 
 
 def test_runtime_log_is_strict_json(rt):
+    """The shim passes --log <bundle>/log.json --log-format json and parses it
+    strictly. --kernel-memory makes ocipy log a warning there."""
     name = rt.new_name("log")
-    cid = rt.run_d(name, "sleep", "1000")
+    cid = rt.run_d(name, "sleep", "1000", opts=["--kernel-memory", "32m"])
     try:
         assert rt("exec", name, "true").returncode == 0
         assert rt("pause", name).returncode == 0 and rt("unpause", name).returncode == 0
@@ -441,6 +443,8 @@ def test_runtime_log_is_strict_json(rt):
             e = json.loads(ln)
             assert isinstance(e, dict) and {"level", "msg", "time"} <= set(e), ln
             assert RFC3339.match(e["time"]) and e["level"] in ("debug", "info", "warning", "error"), ln
+        if rt.name == "ocipy":
+            assert any("memory.kernel" in json.loads(ln)["msg"] for ln in lines), lines
     finally:
         rt("rm", "-f", name)
 
