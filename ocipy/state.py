@@ -245,10 +245,23 @@ class Container:
                 posix.unlink(self.dir + "/" + n)
             except FileNotFoundError:
                 pass
+            except IsADirectoryError:  # notify/ (NOTIFY_SOCKET): its socket only
+                _remove_flat_dir(self.dir + "/" + n)
         try:
             posix.rmdir(self.dir)
         except FileNotFoundError:
             pass
+
+
+def _remove_flat_dir(d: str) -> None:
+    """A directory of files (never a mount point: it is bound only inside
+    the container's mount namespace)."""
+    for n in posix.listdir(d):
+        try:
+            posix.unlink(d + "/" + n)
+        except FileNotFoundError:
+            pass
+    posix.rmdir(d)
 
 
 def _frozen(s: dict) -> bool:

@@ -26,7 +26,8 @@ from ocipy.launcher.execproc import ExecError, ExecPlan
 
 # process flags that --process makes irrelevant (runc ignores them silently)
 _PROCESS_FLAGS = (("env", "--env"), ("cwd", "--cwd"), ("user", "--user"), ("additional_gids", "--additional-gids"),
-                  ("cap", "--cap"), ("tty", "--tty"), ("no_new_privs", "--no-new-privs"), ("command", "COMMAND"))
+                  ("cap", "--cap"), ("tty", "--tty"), ("no_new_privs", "--no-new-privs"), ("command", "COMMAND"),
+                  ("apparmor", "--apparmor"), ("process_label", "--process-label"))
 
 
 def run(g: dict, p: dict) -> int:
@@ -39,9 +40,6 @@ def run(g: dict, p: dict) -> int:
 
 
 def _run(g: dict, p: dict) -> int:
-    for key, flag in (("apparmor", "--apparmor"), ("process_label", "--process-label")):
-        if p.get(key):
-            raise ExecError(f"{flag} {p[key]}: {_unsupported(key)}")
     c = st.Container.load(g["root"], p["container_id"])
     status = c.status()
     if status == st.STOPPED:
@@ -101,12 +99,6 @@ def _run(g: dict, p: dict) -> int:
     return wait_forwarding(pid)
 
 
-def _unsupported(key: str) -> str:
-    if key == "apparmor" or key == "apparmorProfile":
-        return "AppArmor is not supported on this host (ocipy does not apply AppArmor profiles)"
-    return "SELinux is not supported on this host (ocipy does not apply SELinux labels)"
-
-
 def build_plan(c: st.Container, p: dict) -> ExecPlan:
     """The checked process: from --process, or config.json + flags."""
     from ocipy import log
@@ -138,9 +130,6 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
                    and not (key == "tty" and proc.get("terminal") is True)]
         if ignored:
             log.warn(f"--process {where}: ignoring {', '.join(ignored)} (the process is the file's)")
-        for key in ("apparmorProfile", "selinuxLabel"):
-            if proc.get(key):
-                raise ExecError(f"{where}: {key}: {_unsupported(key)}")
         if not proc.get("args"):
             raise ExecError(f"{where}: args: must name the program to run")
         prefix = ""  # fields of the file itself: "args", "user.uid"...
@@ -155,6 +144,14 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
         proc["terminal"] = bool(p.get("tty"))
         proc.pop("consoleSize", None)
         _apply_flags(proc, p)
+    # AppArmor / SELinux: --apparmor and --process-label override the
+    # config's process (runc); with --process the file's fields rule
+    aa_what, se_what = f"{where}: {prefix}apparmorProfile", f"{where}: {prefix}selinuxLabel"
+    if not p.get("process"):
+        if p.get("apparmor"):
+            proc["apparmorProfile"], aa_what = p["apparmor"], "--apparmor"
+        if p.get("process_label"):
+            proc["selinuxLabel"], se_what = p["process_label"], "--process-label"
 
     from ocipy.spec import caps as capsmod
     from ocipy.spec import env as envmod
@@ -162,6 +159,7 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
 
     x = ExecPlan()
     x.where = where
+    x.field_prefix = prefix
     x.args = list(proc["args"])
     x.env = envmod.resolve_env(proc.get("env") or [], field=prefix + "env", filename=where)
     x.cwd = proc.get("cwd") or "/"
@@ -192,6 +190,18 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
         x.sched = planmod.scheduler(proc.get("scheduler"), where)
         x.ioprio = planmod.ioprio(proc.get("ioPriority"), where)
         x.personality = planmod.personality(linux.get("personality"), cfg_path)
+    x.mempolicy = _memory_policy(linux, cfg_path)
+    x.cpu_affinity = None
+    if proc.get("execCPUAffinity"):
+        from ocipy.launcher.plan import exec_cpu_affinity
+
+        masks = exec_cpu_affinity(proc["execCPUAffinity"], where, prefix)
+        x.cpu_affinity = (masks, f"{where}: {prefix}") if masks else None
+    x.lsm = []
+    if proc.get("apparmorProfile") or proc.get("selinuxLabel"):
+        from ocipy.launcher import lsm
+
+        x.lsm = lsm.check(proc.get("apparmorProfile"), aa_what, proc.get("selinuxLabel"), se_what)
     x.preserve_fds = p.get("preserve_fds") or 0
     if x.preserve_fds < 0:
         raise ExecError(f"--preserve-fds {x.preserve_fds}: must be >= 0")
@@ -206,6 +216,16 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
 
             x.seccomp.state = container_state(c.state, c.status(), c.pid)
     return x
+
+
+def _memory_policy(linux: dict, cfg_path: str):
+    """linux.memoryPolicy of the container applies to its exec'd processes
+    too (runc's setns init sets it as its standard init does)."""
+    if not linux.get("memoryPolicy"):
+        return None
+    from ocipy.launcher.plan import memory_policy
+
+    return memory_policy(linux["memoryPolicy"], cfg_path)
 
 
 def _apply_flags(proc: dict, p: dict) -> None:

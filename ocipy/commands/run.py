@@ -11,7 +11,7 @@ FORWARD = (1, 2, 3, 10, 12, 14, 15, 28, 20, 18, 21, 22)
 
 
 def run(g: dict, p: dict) -> int:
-    from ocipy.commands.start import poststart, release
+    from ocipy.commands.start import notify_relay, poststart, release
     from ocipy.launcher.stages import create
 
     detach = bool(p.get("detach"))
@@ -21,9 +21,13 @@ def run(g: dict, p: dict) -> int:
                      new_keyring=not p.get("no_new_keyring"), systemd_cgroup=bool(g.get("systemd_cgroup")),
                      subreaper=not detach and not p.get("no_subreaper"), own_console=not detach)
     c = created.container
+    relay = None
     try:
+        relay = notify_relay(c)
         release(c)
     except BaseException as e:
+        if relay is not None:
+            relay.close()
         from ocipy.commands.delete import destroy, stop
         from ocipy.launcher.hooks import HookError
 
@@ -32,6 +36,14 @@ def run(g: dict, p: dict) -> int:
             destroy(c)
         raise
     poststart(c)
+    if relay is not None:
+        if detach:
+            relay.wait(created.pid, created.pid)
+        else:
+            # a foreground run stays the service's main process (runc sends
+            # its own pid) and relays READY while it proxies and forwards
+            # signals as usual
+            relay.forward_async(os.getpid())
     if detach:
         return 0
     if created.console >= 0:

@@ -7,14 +7,36 @@ from ocipy.errors import OcipyError
 
 def run(g: dict, p: dict) -> int:
     c = st.Container.load(g["root"], p["container_id"])
+    relay = None
     c.lock()
     try:
         c.require("start")
+        relay = notify_relay(c)
         release(c)
         poststart(c)
+    except BaseException:
+        if relay is not None:
+            relay.close()
+        raise
     finally:
         c.unlock()
+    if relay is not None:  # (unlocked: the wait may be long)
+        relay.wait(c.pid, c.pid)
     return 0
+
+
+def notify_relay(c: st.Container):
+    """With NOTIFY_SOCKET set and a container created with it: the relay
+    (launcher.notify), bound before the program runs. Else None."""
+    host = posix.environ.get(b"NOTIFY_SOCKET")  # (os.environ: see ocipy/state.py)
+    if not host:
+        return None
+    host = host.decode("utf-8", "surrogateescape")
+    from ocipy.launcher import notify
+
+    if not notify.has_dir(c.dir):
+        return None
+    return notify.Relay(c.dir, host)
 
 
 def release(c: st.Container) -> None:

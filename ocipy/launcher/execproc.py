@@ -86,7 +86,7 @@ class ExecPlan:
 
     __slots__ = ("where", "args", "env", "cwd", "uid", "gid", "gids", "umask", "caps", "last_cap",
                  "rlimits", "nnp", "oom", "terminal", "console_size", "sched", "ioprio", "personality",
-                 "preserve_fds", "cgroup_dirs", "seccomp")
+                 "preserve_fds", "cgroup_dirs", "cpu_affinity", "mempolicy", "lsm", "field_prefix", "seccomp")
 
 
 class _Opened:
@@ -332,12 +332,16 @@ def _child(plan: ExecPlan, o: _Opened, console_fd: int, wfd: int) -> None:
     from ocipy.launcher.rootfs import chdir_in_root
 
     sc.prctl(PR_SET_PDEATHSIG, 9, context="PR_SET_PDEATHSIG")
+    if plan.cpu_affinity:
+        _set_affinity(plan, 0)  # execCPUAffinity.initial: before the cgroup
     # the cgroup first: as host root, from the host's cgroup namespace
     for fd in o.cgroup:
         try:
             os.write(fd, b"0")
         except OSError as e:
             raise OcipyError(f"joining the container's cgroup: {os.strerror(e.errno)}") from None
+    if plan.cpu_affinity:
+        _set_affinity(plan, 1)  # .final: once in the cgroup (a cpuset may have reset it)
     process.set_oom_score_adj(plan)
     process.set_rlimits(plan)
     for name, flag, fd in o.child_ns:
@@ -373,6 +377,21 @@ def _load_seccomp(plan: ExecPlan) -> None:
         from ocipy.launcher import trampoline
 
         trampoline.DISABLED = True
+
+
+def _set_affinity(plan: ExecPlan, which: int) -> None:
+    """process.execCPUAffinity: initial (which=0) or final (1); an unset one
+    (0) is left to the kernel (config.md)."""
+    from ocipy import syscalls as sc
+    from ocipy.errors import SysError
+
+    masks, where = plan.cpu_affinity
+    if not masks[which]:
+        return
+    try:
+        sc.sched_setaffinity(masks[which])
+    except SysError as e:
+        raise OcipyError(f"{where}execCPUAffinity.{('initial', 'final')[which]}: {e}") from None
 
 
 def _setup_terminal(plan: ExecPlan, console_fd: int) -> None:

@@ -36,6 +36,7 @@ class Plan:
         "no_pivot", "preserve_fds", "last_cap", "root_uid", "root_gid", "where",
         "new_keyring", "userns_join", "sched", "ioprio", "personality", "cgroup_fds", "cgroup_dirs",
         "seccomp",
+        "mempolicy", "lsm",
     )
 
 
@@ -161,9 +162,49 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
         from ocipy import seccomp
 
         p.seccomp = seccomp.compile(linux["seccomp"], p.where)
+    p.mempolicy = memory_policy(linux.get("memoryPolicy"), p.where)
+    if proc.get("execCPUAffinity"):
+        # config.md: "not applicable to the container's init process"; it is
+        # the one `exec` uses by default: checked now, applied by exec
+        exec_cpu_affinity(proc["execCPUAffinity"], p.where)
+    p.lsm = []
+    if proc.get("apparmorProfile") or proc.get("selinuxLabel") or linux.get("mountLabel"):
+        from ocipy.launcher import lsm
+
+        p.lsm = lsm.check(proc.get("apparmorProfile"), f"{p.where}: process.apparmorProfile",
+                          proc.get("selinuxLabel"), f"{p.where}: process.selinuxLabel")
+        label = lsm.check_mount_label(linux.get("mountLabel"), f"{p.where}: linux.mountLabel")
+        if label:
+            _label_mounts(p.mounts, label)
     cs = proc.get("consoleSize")
     p.console_size = (cs.get("height", 0), cs.get("width", 0)) if cs else None
     return p
+
+
+# filesystems that take no SELinux context= option (runc mounts these
+# without the mount label too); bind mounts keep their source's labels
+_NO_MOUNT_LABEL = ("proc", "sysfs", "cgroup", "cgroup2", "mqueue")
+
+
+def _label_mounts(mounts: list, label: str) -> None:
+    from ocipy.launcher.lsm import mount_label_data
+
+    for _, _, mtype, _, opts, is_bind in mounts:
+        if not is_bind and mtype not in _NO_MOUNT_LABEL:
+            opts.data = mount_label_data(opts.data, label)
+
+
+def listen_fds() -> int:
+    """Socket activation, as runc (go-systemd's activation.Files): the
+    number of fds from 3 on that systemd handed this very process
+    (LISTEN_FDS, with LISTEN_PID our pid), else 0."""
+    n = os.environ.get("LISTEN_FDS")
+    if not n:
+        return 0
+    pid = os.environ.get("LISTEN_PID", "")
+    if not (n.isdigit() and pid.isdigit() and int(pid) == os.getpid()):
+        return 0
+    return int(n)
 
 
 _SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4,
@@ -217,6 +258,76 @@ def personality(cfg, where: str):
         # config-linux.md defines no flag names yet: MUST error on unsupported values
         raise ConfigError(f"{where}: linux.personality.flags: unsupported {cfg['flags']!r}")
     return dom
+
+
+def cpu_list(text: str, what: str) -> int:
+    """A list like "0-3,7" (config.md: "a comma-separated list, with dashes
+    to represent ranges") -> a bit mask. Spaces around items and empty items
+    are allowed, as runc allows them. `what` prefixes every error (the file
+    and field). The empty string is 0: "not set"."""
+    mask = 0
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        lo, dash, hi = item.partition("-")
+        lo, hi = lo.strip(), hi.strip()
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            raise ConfigError(f"{what}: invalid list {text!r} (expected numbers and ranges: \"0-3,7\")")
+        a, b = int(lo), int(hi) if dash else int(lo)
+        if a > b:
+            raise ConfigError(f"{what}: invalid range {item!r} in {text!r}")
+        if b >= _MAX_CPU:
+            raise ConfigError(f"{what}: {b} is out of range (at most {_MAX_CPU - 1}) in {text!r}")
+        mask |= ((1 << (b - a + 1)) - 1) << a
+    return mask
+
+
+_MAX_CPU = 8192  # the kernel's largest NR_CPUS / MAX_NUMNODES
+
+
+def exec_cpu_affinity(cfg, where: str, prefix: str = "process."):
+    """process.execCPUAffinity -> (initial mask, final mask), 0 = not set;
+    None when there is nothing to do. config.md: initial applies before the
+    process joins the container's cgroup, final after; an empty or omitted
+    one is not applied (the kernel decides)."""
+    if not cfg:
+        return None
+    out = []
+    for key in ("initial", "final"):
+        out.append(cpu_list(cfg.get(key) or "", f"{where}: {prefix}execCPUAffinity.{key}"))
+    return tuple(out) if any(out) else None
+
+
+_MPOL_MODES = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3, "MPOL_LOCAL": 4,
+               "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6}
+_MPOL_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14, "MPOL_F_STATIC_NODES": 1 << 15}
+_MPOL_NO_NODES = ("MPOL_DEFAULT", "MPOL_LOCAL")
+_MPOL_NEED_NODES = ("MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED_MANY")
+
+
+def memory_policy(cfg, where: str):
+    """linux.memoryPolicy -> (mode | flags, node mask, where) for set_mempolicy(2).
+    What set_mempolicy(2) documents as invalid for every host (nodes with
+    MPOL_DEFAULT/MPOL_LOCAL, none with the modes that need some) fails here;
+    what depends on the host (a node that is not online, a flag the mode or
+    the kernel does not support) fails when the kernel refuses it."""
+    if not cfg:
+        return None
+    name = cfg.get("mode")
+    mode = _MPOL_MODES.get(name)
+    if mode is None:
+        raise ConfigError(f'{where}: linux.memoryPolicy.mode: unknown mode "{name}"')
+    for i, flag in enumerate(cfg.get("flags") or []):
+        if flag not in _MPOL_FLAGS:
+            raise ConfigError(f'{where}: linux.memoryPolicy.flags[{i}]: unknown flag "{flag}"')
+        mode |= _MPOL_FLAGS[flag]
+    nodes = cpu_list(cfg.get("nodes") or "", f"{where}: linux.memoryPolicy.nodes")
+    if nodes and name in _MPOL_NO_NODES:
+        raise ConfigError(f"{where}: linux.memoryPolicy.nodes: {name} takes no nodes (got {cfg['nodes']!r})")
+    if not nodes and name in _MPOL_NEED_NODES:
+        raise ConfigError(f"{where}: linux.memoryPolicy.nodes: {name} needs at least one node")
+    return mode, nodes, where
 
 
 # The devices every container may use whatever linux.resources.devices

@@ -65,9 +65,12 @@ def complete_env(plan) -> None:
 
 
 def set_process_attrs(plan) -> None:
-    """personality, scheduler, I/O priority: while the init still holds
-    its capabilities (SCHED_FIFO/RR, negative nice and the RT I/O class
-    need CAP_SYS_NICE / CAP_SYS_ADMIN)."""
+    """personality, scheduler, I/O priority, NUMA memory policy, the
+    AppArmor profile / SELinux label for execve: while the process still
+    holds its capabilities (SCHED_FIFO/RR, negative nice and the RT I/O
+    class need CAP_SYS_NICE / CAP_SYS_ADMIN; runc sets the LSM attributes
+    before dropping them too)."""
+    pre = getattr(plan, "field_prefix", "process.")  # exec --process: the file's own fields
     if plan.personality is not None:
         try:
             sc.personality(plan.personality)
@@ -77,12 +80,26 @@ def set_process_attrs(plan) -> None:
         try:
             sc.sched_setattr(*plan.sched)
         except SysError as e:
-            raise OcipyError(f"{plan.where}: process.scheduler: {e}") from None
+            hint = ""
+            if e.errno == 1 and plan.sched[0] in (1, 2):  # EPERM, SCHED_FIFO/RR
+                hint = (" (with real-time group scheduling, the container's cpu cgroup needs a budget: "
+                        "linux.resources.cpu.realtimeRuntime)")
+            raise OcipyError(f"{plan.where}: {pre}scheduler: {e}{hint}") from None
     if plan.ioprio is not None:
         try:
             sc.ioprio_set(plan.ioprio)
         except SysError as e:
-            raise OcipyError(f"{plan.where}: process.ioPriority: {e}") from None
+            raise OcipyError(f"{plan.where}: {pre}ioPriority: {e}") from None
+    if plan.mempolicy is not None:
+        mode, nodes, where = plan.mempolicy
+        try:
+            sc.set_mempolicy(mode, nodes)
+        except SysError as e:
+            raise OcipyError(f"{where}: linux.memoryPolicy: the kernel refused it: {e}") from None
+    if plan.lsm:
+        from ocipy.launcher import lsm
+
+        lsm.apply(plan.lsm)
 
 
 def reopen_dev_null() -> None:

@@ -66,8 +66,20 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         from ocipy import seccomp
 
         seccomp.cache_dir = os.path.join(os.path.abspath(root), ".seccomp-cache")
+    # socket activation (runc): fds 3.. that systemd passed us go on first,
+    # then the --preserve-fds ones; the process learns it from LISTEN_FDS
+    listen = planmod.listen_fds()
+    preserve_fds += listen
+    notify_sock = os.environ.get("NOTIFY_SOCKET")
+    if notify_sock:
+        from ocipy.launcher import notify
+
+        notify.setup_spec(config, os.path.join(os.path.abspath(root), cid))
     plan = planmod.build(config, bundle, rootfs, cid, no_pivot=no_pivot, preserve_fds=preserve_fds,
                          new_keyring=new_keyring)
+    if listen:
+        plan.env = [e for e in plan.env if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
+        plan.env += [f"LISTEN_FDS={listen}", "LISTEN_PID=1"]
     if plan.terminal and not console_socket and not own_console:
         raise OcipyError(f"{plan.where}: process.terminal is true: --console-socket is required "
                          "(or set terminal to false)")
@@ -125,6 +137,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             c.state["hooks"] = later_hooks
         # (a killed create before the first save leaves a dir without
         # state.json: that reads as "creating" and delete --force removes it)
+        if notify_sock:
+            notify.make_dir(c.dir)
         mgr = _cgroup_setup(plan, cid, systemd_cgroup, root)
         c.state["cgroup"] = mgr.to_state()
         c.save()
@@ -683,9 +697,12 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
         raise OcipyError(f"{plan.where}: process.cwd: {plan.cwd}: {e.strerror}") from None
     process.complete_env(plan)
     process.reopen_dev_null()
-    process.set_process_attrs(plan)
     process.fix_stdio_owner(plan)
     _join_cgroup(plan)
+    # after the join, as runc and as exec: a real-time policy is then checked
+    # against the container's cgroup budget (cpu.rt_runtime_us), not refused
+    # by the join with a vague EINVAL
+    process.set_process_attrs(plan)
     if plan.seccomp is not None and not plan.nnp:  # needs CAP_SYS_ADMIN: before the drop (runc's order)
         _load_seccomp(ch, plan)
     process.set_credentials(plan, lambda msg: ch.send("warn", msg))

@@ -100,6 +100,7 @@ _ARCH_SYSCALLS = {
     "keyctl": (250, 219),
     "sched_setattr": (314, 274),
     "ioprio_set": (251, 30),
+    "set_mempolicy": (238, 237),
 }
 _MACHINE = os.uname().machine
 _ARCH_INDEX = 1 if _MACHINE in ("aarch64", "arm64") else 0
@@ -254,6 +255,47 @@ def ioprio_set(value: int) -> None:
     nr = _ARCH_SYSCALLS["ioprio_set"][_ARCH_INDEX]
     if _syscall(nr, 1, 0, value) != 0:  # IOPRIO_WHO_PROCESS, self
         raise _err("ioprio_set")
+
+
+def _mask_bytes(mask: int, minimum: int) -> bytes:
+    """A bit mask (bit N = CPU or node N) as the kernel's array of unsigned
+    longs, at least `minimum` bytes, a multiple of 8."""
+    n = max(minimum, (mask.bit_length() + 63) // 64 * 8)
+    return mask.to_bytes(n, "little")
+
+
+def sched_setaffinity(mask: int, pid: int = 0) -> None:
+    """sched_setaffinity(2): run `pid` (0: the calling thread) only on the
+    CPUs whose bits are set in `mask`."""
+    buf = _mask_bytes(mask, 128)  # 1024 CPUs, glibc's cpu_set_t
+    if _libc.sched_setaffinity(c_int(pid), c_ulong(len(buf)), buf) != 0:
+        raise _err("sched_setaffinity", _bits_list(mask))
+
+
+def sched_getaffinity(pid: int = 0) -> int:
+    out = buffer(1024)
+    n = _libc.sched_getaffinity(c_int(pid), c_ulong(1024), out)
+    if n < 0:
+        raise _err("sched_getaffinity")
+    return int.from_bytes(out.raw, "little")
+
+
+def set_mempolicy(mode: int, nodes: int = 0) -> None:
+    """set_mempolicy(2) for the calling thread (inherited across fork and
+    execve). `mode` includes the MPOL_F_* flags; `nodes` is a node bit mask
+    (0 with no node: NULL nodemask)."""
+    nr = _ARCH_SYSCALLS["set_mempolicy"][_ARCH_INDEX]
+    if nodes:
+        buf = _mask_bytes(nodes, 8)
+        r = _syscall(nr, mode, buf, len(buf) * 8 + 1)  # the kernel counts maxnode - 1 bits
+    else:
+        r = _syscall(nr, mode, None, 0)
+    if r != 0:
+        raise _err("set_mempolicy", f"mode {mode:#x} nodes {_bits_list(nodes) or '(none)'}")
+
+
+def _bits_list(mask: int) -> str:
+    return ",".join(str(i) for i in range(mask.bit_length()) if mask >> i & 1)
 
 
 def personality(persona: int) -> None:
