@@ -35,8 +35,8 @@ for _b in (cl.DOCKERD, cl.DOCKER, cl.CONTAINERD, cl.SHIM):
 
 IMAGE = "busybox:ocipy"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-# the client sets the window size once the process runs: wait for it (3 s at most)
-WAIT_SIZE = ('i=0; while [ $i -lt 60 ]; do s=$(stty size 2>/dev/null); case "$s" in [1-9]*) break;; esac; '
+# the client sets the window size once the process runs: wait for it (10 s at most)
+WAIT_SIZE = ('i=0; while [ $i -lt 200 ]; do s=$(stty size 2>/dev/null); case "$s" in [1-9]*) break;; esac; '
              'sleep 0.05; i=$((i+1)); done; echo "$s"')
 
 
