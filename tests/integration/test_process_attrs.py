@@ -608,3 +608,50 @@ def test_no_notify_socket_no_notify_dir(runtime, bundle, monkeypatch):
     assert os.listdir(os.path.join(runtime.root, "nn")) == ["state.json"]
     r = runtime("exec", "nn", "sh", "-c", "echo [$NOTIFY_SOCKET]; ls /run/notify 2>&1 || true")
     assert r.stdout.startswith("[]\n") and "No such file" in r.stdout
+
+
+# --- the hot path stays lean ---------------------------------------------------------------
+def test_features_load_only_when_configured(runtime, bundle, sdnotify, host_socket, tmp_path):
+    """create/start/exec of a plain container never import the LSM or
+    sd_notify code (nor socket); with NOTIFY_SOCKET set they do (the probe
+    sees them)."""
+    import sys
+
+    from test_hotpath_live import _imported
+
+    launcher = os.environ.get("OCIPY")
+    if launcher:
+        with open(launcher) as f:
+            interp = f.readline()[2:].split()[0]
+        base = [interp, "-X", "importtime", "-I", "-S", launcher]
+    else:
+        code = f"import sys; sys.path.insert(0, {REPO!r}); from ocipy.main import main; main()"
+        base = [sys.executable, "-X", "importtime", "-I", "-S", "-c", code]
+    base += ["--root", runtime.root]
+    ours = {"ocipy.launcher.lsm", "ocipy.launcher.notify", "socket"}
+
+    def imports(args, env=None) -> set:
+        err = tmp_path / "err"
+        with open(err, "w") as ef:
+            p = subprocess.Popen(base + args, stdin=subprocess.DEVNULL, stdout=ef, stderr=ef, env=env)
+            end = time.monotonic() + 60
+            while p.poll() is None and time.monotonic() < end:
+                host_socket._take(0.05)  # (answers BARRIER=1 as systemd would)
+            if p.poll() is None:
+                p.kill()
+        text = err.read_text()
+        assert p.wait() == 0, text[-2000:]
+        return _imported(text)
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID")}
+    b = bundle(SLEEP)
+    for args in (["create", "--bundle", b, "hp"], ["start", "hp"], ["exec", "hp", "true"]):
+        got = imports(args, env)
+        assert "ocipy.main" in got and not got & ours, (args[0], got & ours)
+    runtime("delete", "-f", "hp")
+    b = notify_bundle(bundle, sdnotify, "/sdnotify READY=1; exec sleep 1000 >/dev/null 2>&1", name="nb")
+    env["NOTIFY_SOCKET"] = host_socket.path
+    assert "ocipy.launcher.notify" in imports(["create", "--bundle", b, "hp"], env)
+    got = imports(["start", "hp"], env)
+    assert {"ocipy.launcher.notify", "socket"} <= got
+    assert host_socket.msgs[0] == (b"READY=1\n", 0)
