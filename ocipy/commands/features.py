@@ -12,7 +12,7 @@ _NOT_YET = {"idmap", "ridmap", "tmpcopyup"}
 
 
 def features() -> dict:
-    from ocipy.launcher import lsm
+    from ocipy.launcher import lsm, plan
     from ocipy.seccomp import compiler as seccomp
     from ocipy.spec import caps, mounts
     from ocipy.syscalls import NAMESPACES
@@ -28,6 +28,8 @@ def features() -> dict:
             "capabilities": sorted(caps.CAPS, key=caps.CAPS.get),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
             "seccomp": seccomp.supported(),  # probed: what this kernel and libseccomp really do
+            "memoryPolicy": {"modes": sorted(plan.MPOL_MODES, key=plan.MPOL_MODES.get),
+                             "flags": sorted(plan.MPOL_FLAGS, key=plan.MPOL_FLAGS.get)},
             "apparmor": {"enabled": lsm.apparmor_enabled()},  # applied where the host runs it
             "selinux": {"enabled": lsm.selinux_enabled()},
             "intelRdt": {"enabled": False},

@@ -299,9 +299,9 @@ def exec_cpu_affinity(cfg, where: str, prefix: str = "process."):
     return tuple(out) if any(out) else None
 
 
-_MPOL_MODES = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3, "MPOL_LOCAL": 4,
+MPOL_MODES = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3, "MPOL_LOCAL": 4,
                "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6}
-_MPOL_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14, "MPOL_F_STATIC_NODES": 1 << 15}
+MPOL_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14, "MPOL_F_STATIC_NODES": 1 << 15}
 _MPOL_NO_NODES = ("MPOL_DEFAULT", "MPOL_LOCAL")
 _MPOL_NEED_NODES = ("MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED_MANY")
 
@@ -315,13 +315,13 @@ def memory_policy(cfg, where: str):
     if not cfg:
         return None
     name = cfg.get("mode")
-    mode = _MPOL_MODES.get(name)
+    mode = MPOL_MODES.get(name)
     if mode is None:
         raise ConfigError(f'{where}: linux.memoryPolicy.mode: unknown mode "{name}"')
     for i, flag in enumerate(cfg.get("flags") or []):
-        if flag not in _MPOL_FLAGS:
+        if flag not in MPOL_FLAGS:
             raise ConfigError(f'{where}: linux.memoryPolicy.flags[{i}]: unknown flag "{flag}"')
-        mode |= _MPOL_FLAGS[flag]
+        mode |= MPOL_FLAGS[flag]
     nodes = cpu_list(cfg.get("nodes") or "", f"{where}: linux.memoryPolicy.nodes")
     if nodes and name in _MPOL_NO_NODES:
         raise ConfigError(f"{where}: linux.memoryPolicy.nodes: {name} takes no nodes (got {cfg['nodes']!r})")

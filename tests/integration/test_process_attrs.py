@@ -308,6 +308,15 @@ def test_features_report_lsm_as_the_host_has_it(runtime):
     f = json.loads(r.stdout)["linux"]
     assert f["apparmor"] == {"enabled": lsm.apparmor_enabled()}
     assert f["selinux"] == {"enabled": lsm.selinux_enabled()}
+    # features-linux.md memoryPolicy: every mode and flag the spec declares (models.py), recognised
+    import typing
+
+    from ocipy.spec.models import MemoryPolicy
+
+    fields = MemoryPolicy.model_fields
+    assert set(f["memoryPolicy"]["modes"]) == set(typing.get_args(fields["mode"].annotation))
+    flag_type = typing.get_args(fields["flags"].annotation)[0]
+    assert set(f["memoryPolicy"]["flags"]) == set(typing.get_args(flag_type))
     if not os.path.exists("/sys/module/apparmor/parameters/enabled"):
         assert f["apparmor"]["enabled"] is False
     if not os.path.exists("/sys/fs/selinux/enforce"):
