@@ -148,12 +148,17 @@ def state_schema(ctx):
         schema = json.load(f)
     with open(os.path.join(os.path.dirname(path), "defs.json")) as f:
         defs = json.load(f)
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT4
     base = "file://" + os.path.dirname(path) + "/"
     schema = dict(schema, id=base + "state-schema.json")  # draft-04: "id"
-    registry = Registry().with_resource(base + "defs.json", Resource.from_contents(defs, default_specification=DRAFT4))
-    validator = jsonschema.Draft4Validator(schema, registry=registry)
+    try:
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT4
+    except ImportError:  # jsonschema < 4.18
+        resolver = jsonschema.RefResolver(base, schema, store={base + "defs.json": defs})
+        validator = jsonschema.Draft4Validator(schema, resolver=resolver)
+    else:
+        registry = Registry().with_resource(base + "defs.json", Resource.from_contents(defs, default_specification=DRAFT4))
+        validator = jsonschema.Draft4Validator(schema, registry=registry)
     st = _states(ctx)
     for k in ("created", "running", "stopped"):
         err = next(iter(validator.iter_errors(st[k])), None)
