@@ -864,3 +864,40 @@ def seccomp_listener_connection(ctx):
 def seccomp_listener_unreachable(ctx):
     path = os.path.join(ctx.workdir, ctx.rt.name, "no-such-listener.sock")
     expect_create_error(ctx, lambda c: c["linux"].update(seccomp=_notify_seccomp(path)), "a listenerPath nobody listens on")
+
+
+@check("memory_policy.applied", R_APPLY)
+def memory_policy(ctx):
+    """linux.memoryPolicy MPOL_INTERLEAVE on node 0: the container's mappings are interleaved."""
+    if not os.path.exists("/proc/self/numa_maps"):
+        raise Skip("the kernel has no NUMA support (/proc/self/numa_maps)")
+    out = ctx.run("grep -c interleave /proc/self/numa_maps",
+                  edit=lambda c: c["linux"].update(memoryPolicy={"mode": "MPOL_INTERLEAVE", "nodes": "0"})).out.strip()
+    expect(out.isdigit() and int(out) > 0, f"no interleaved mapping in numa_maps ({out!r})")
+
+
+def _lsm_enabled(name: str) -> bool:
+    if name == "apparmor":
+        try:
+            with open("/sys/module/apparmor/parameters/enabled") as f:
+                return f.read().strip() == "Y"
+        except OSError:
+            return False
+    return os.path.exists("/sys/fs/selinux/enforce")
+
+
+@check("lsm.apparmor_unavailable", R_CANNOT_APPLY)
+def lsm_apparmor(ctx):
+    """process.apparmorProfile on a host without AppArmor cannot be applied: create fails."""
+    if _lsm_enabled("apparmor"):
+        raise Skip("AppArmor is enabled on this host")
+    expect_create_error(ctx, lambda c: c["process"].update(apparmorProfile="cf-profile"), "apparmorProfile without AppArmor")
+
+
+@check("lsm.selinux_unavailable", R_CANNOT_APPLY)
+def lsm_selinux(ctx):
+    """process.selinuxLabel on a host without SELinux cannot be applied: create fails."""
+    if _lsm_enabled("selinux"):
+        raise Skip("SELinux is enabled on this host")
+    expect_create_error(ctx, lambda c: c["process"].update(selinuxLabel="system_u:system_r:container_t:s0:c1,c2"),
+                        "selinuxLabel without SELinux")
