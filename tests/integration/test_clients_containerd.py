@@ -61,27 +61,29 @@ def ctrd():
     # must reach the rootfs; short paths for the sockets too
     base = tempfile.mkdtemp(prefix="ocipy-ctrd-", dir="/tmp")
     os.chmod(base, 0o711)
-    img = os.path.join(base, "img")
-    os.makedirs(img)
-    rootfs = cl.build_rootfs(img)
-    layer = os.path.join(img, "layer.tar")
-    digest, _ = cl.layer_tar(rootfs, layer)
-    archive = os.path.join(img, "oci.tar")
-    cl.oci_archive(layer, digest, {
-        IMAGE: cl.image_config(digest),
-        IMAGE_USER: cl.image_config(digest, User="1000:1000", WorkingDir="/home/user",
-                                    Env=[f"PATH={cl.PATH_ENV}", "FOO=from-image"]),
-    }, archive)
-    cl.safe_rmtree(os.path.join(img, "bundle"))
     had_run_containerd = os.path.exists("/run/containerd")
-    d = cl.Containerd(os.path.join(base, "daemon")).start()
+    d = None
     try:
+        img = os.path.join(base, "img")
+        os.makedirs(img)
+        rootfs = cl.build_rootfs(img)
+        layer = os.path.join(img, "layer.tar")
+        digest, _ = cl.layer_tar(rootfs, layer)
+        archive = os.path.join(img, "oci.tar")
+        cl.oci_archive(layer, digest, {
+            IMAGE: cl.image_config(digest),
+            IMAGE_USER: cl.image_config(digest, User="1000:1000", WorkingDir="/home/user",
+                                        Env=[f"PATH={cl.PATH_ENV}", "FOO=from-image"]),
+        }, archive)
+        cl.safe_rmtree(os.path.join(img, "bundle"))
+        d = cl.Containerd(os.path.join(base, "daemon")).start()
         ctx = Ctx(d, cl.runtimes(base), base)
         r = d.ctr("images", "import", "--snapshotter", ctx.snapshotter, archive, ns=NS, timeout=120)
         assert r.returncode == 0, r.stderr
         yield ctx
     finally:
-        d.stop()
+        if d:
+            d.stop()
         cl.rmdir_cgroup_tree(f"/{NS}")
         if not had_run_containerd:   # the shims' socket dir /run/containerd/s (empty once they exit)
             for p in ("/run/containerd/s", "/run/containerd"):
@@ -90,7 +92,6 @@ def ctrd():
                 except OSError:
                     pass
         cl.safe_rmtree(base)
-
 
 _ids = itertools.count(1)
 

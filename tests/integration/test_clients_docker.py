@@ -59,18 +59,18 @@ def docker():
     # must reach the rootfs; short paths for the sockets too
     base = tempfile.mkdtemp(prefix="ocipy-dockerd-", dir="/tmp")
     os.chmod(base, 0o711)
-    img = os.path.join(base, "img")
-    os.makedirs(img)
-    rootfs = cl.build_rootfs(img)
-    layer = os.path.join(img, "layer.tar")
-    cl.layer_tar(rootfs, layer)
-    cl.safe_rmtree(os.path.join(img, "bundle"))
-    runtimes = cl.runtimes(base)
     had_run_containerd = os.path.exists("/run/containerd")
     subnet = f"10.{random.randint(100, 250)}.{random.randint(1, 250)}"
-    bridge = cl.new_bridge(f"{subnet}.1/24")
-    ctrd = d = None
+    ctrd = d = bridge = None
     try:
+        img = os.path.join(base, "img")
+        os.makedirs(img)
+        rootfs = cl.build_rootfs(img)
+        layer = os.path.join(img, "layer.tar")
+        cl.layer_tar(rootfs, layer)
+        cl.safe_rmtree(os.path.join(img, "bundle"))
+        runtimes = cl.runtimes(base)
+        bridge = cl.new_bridge(f"{subnet}.1/24")
         ctrd = cl.Containerd(os.path.join(base, "ctrd")).start()
         d = cl.Dockerd(os.path.join(base, "docker"), ctrd, runtimes, bridge=bridge)
         try:
@@ -86,7 +86,8 @@ def docker():
             d.stop()
         if ctrd:
             ctrd.stop()
-        cl.del_link(bridge)
+        if bridge:
+            cl.del_link(bridge)
         cl.rmdir_cgroup_tree(d.cgroup_parent if d else "")
         if not had_run_containerd:
             for p in ("/run/containerd/s", "/run/containerd"):
