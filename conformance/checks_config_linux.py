@@ -356,46 +356,63 @@ def cgroups_pids_zero(ctx):
     expect(got == "0", f"pids.max {got!r}, want 0")
 
 
-def _cg_path(ctx, path):
+def _cg_path(ctx, path, seen):
+    """The container's cgroup (pids, or v2) for `path`; every controller's path goes to `seen`."""
     b = ctx.bundle(script="sleep 30", edit=lambda c: c["linux"].update(cgroupsPath=path))
     c = ctx.container(b)
     c.create()
     cg = cgroup_of(c.state()["pid"])
+    seen.append(cg)
     c.kill("KILL")
     c.wait()
     c.delete()
     return cg.get("" if is_v2() else "pids")
 
 
-def _cg_cleanup(top):
-    for m in set(cgroup_mounts().values()):
-        for root, dirs, _ in os.walk(os.path.join(m, top), topdown=False):
-            try:
-                os.rmdir(root)
-            except OSError:
-                pass
+def _cg_cleanup(top, seen):
+    """rmdir what a runtime may have left of our paths: from the leaf up to the `top` component,
+    wherever (relative paths land under the runtime's own cgroup)."""
+    mounts = cgroup_mounts()
+    for cg in seen:
+        for ctl, p in cg.items():
+            parts = p.strip("/").split("/")
+            if ctl not in mounts or top not in parts:
+                continue
+            i = parts.index(top)
+            for j in range(len(parts), i, -1):
+                try:
+                    os.rmdir(os.path.join(mounts[ctl], *parts[:j]))
+                except OSError:
+                    pass
+    for m in set(mounts.values()):
+        try:
+            os.rmdir(os.path.join(m, top))
+        except OSError:
+            pass
 
 
 @check("cgroups.path_absolute", 'config-linux.md#configLinuxCgroupsPath: "In the case of an absolute path (starting with `/`), the runtime MUST take the path to be relative to the cgroups mount point."')
 def cgroups_path_absolute(ctx):
     top = f"cf{ctx.tag}-{ctx.rt.name}"
+    seen = []
     try:
-        got = _cg_path(ctx, f"/{top}/abs")
+        got = _cg_path(ctx, f"/{top}/abs", seen)
         expect(got == f"/{top}/abs", f"the container's cgroup is {got!r}, want /{top}/abs")
     finally:
-        _cg_cleanup(top)
+        _cg_cleanup(top, seen)
 
 
 @check("cgroups.path_consistent", 'config-linux.md#configLinuxCgroupsPath: "If the value is specified, the runtime MUST consistently attach to the same place in the cgroups hierarchy given the same value of `cgroupsPath`."')
 def cgroups_path_consistent(ctx):
     """The same relative cgroupsPath, used twice, gives the same cgroup."""
     rel = f"cf{ctx.tag}-{ctx.rt.name}-rel/c"
+    seen = []
     try:
-        a, b = _cg_path(ctx, rel), _cg_path(ctx, rel)
+        a, b = _cg_path(ctx, rel, seen), _cg_path(ctx, rel, seen)
         expect(a == b and a, f"first {a!r}, then {b!r}")
         expect(a.endswith(rel), f"cgroup {a!r} does not end with {rel}")
     finally:
-        _cg_cleanup(rel.split("/")[0])
+        _cg_cleanup(rel.split("/")[0], seen)
 
 
 @check("cgroups.unified_unknown_controller", 'config-linux.md#configLinuxUnified: "The runtime MUST generate an error when the configuration refers to a cgroup controller that is not present or that cannot be enabled."')

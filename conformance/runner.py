@@ -65,6 +65,19 @@ def mounts_under(path: str) -> list[str]:
     return out
 
 
+def cgroups_named(prefix: str, depth: int = 6) -> list[str]:
+    """Cgroup directories whose name starts with `prefix` (the ids and paths of this run)."""
+    from .checks_config_linux import cgroup_mounts
+    out = []
+    for m in set(cgroup_mounts().values()):
+        for root, dirs, _ in os.walk(m):
+            if root[len(m):].count("/") >= depth:
+                dirs[:] = []
+                continue
+            out += [os.path.join(root, d) for d in dirs if d.startswith(prefix)]
+    return sorted(out)
+
+
 def safe_remove(path: str) -> str | None:
     """Remove a work tree, never across a mount: returns why not, or None."""
     left = mounts_under(path)
@@ -118,6 +131,7 @@ def run_checks(runtimes: list[tuple[str, str]], checks: list, progress=None,
                 results.append(r)
                 if progress:
                     progress(r)
+        problems += [f"cgroup left behind: {d}" for d in cgroups_named(f"cf{tag}-")]
     finally:
         if not keep:
             why = safe_remove(base)
