@@ -8,7 +8,9 @@ puts a finder first on sys.meta_path that loads modules from the bundle.
 
 Why: every module found on sys.path costs the import system ~170k
 instructions more (FileFinder, stat calls, pyc header checks, all in Python
-code); from the bundle it is a dict lookup, two stat calls and a pread. The
+code); from the bundle it is a dict lookup, a stat, and open, fstat, pread,
+close of the bundle (no fd stays open: none can reach a container, e.g. in
+the --preserve-fds range). The
 launcher's own text is compiled on every call (~5k instructions a token), so
 it stays a few tokens long and everything else lives here.
 
@@ -18,7 +20,8 @@ built (a pyc is checked the same way, to the second); otherwise, and on any
 error, find_spec() returns None and the normal import runs. The bundle as a
 whole is ignored when it was built by another interpreter (magic number),
 when this file changed since, or when the file was replaced since the
-launcher read its start (build id).
+launcher read its start (build id); a module, when the file was replaced
+since then (inode).
 
 Kept small on purpose (it runs on every CLI call): the finder is a module
 object with functions, not a class (a class statement costs more).
@@ -44,12 +47,15 @@ def install(index: dict) -> None:
     st = posix.stat(root + "/ocipy/_hotboot.py")
     if st.st_mtime_ns != mtime_ns or st.st_size != size:
         return
-    fd = posix.open(index["bundle"], posix.O_RDONLY | posix.O_CLOEXEC)
-    build_id = index["id"]
-    if posix.pread(fd, len(build_id), index["data"]) != build_id:
+    bundle = index["bundle"]
+    fd = posix.open(bundle, posix.O_RDONLY | posix.O_CLOEXEC)
+    try:
+        build_id = index["id"]
+        if posix.pread(fd, len(build_id), index["data"]) != build_id:
+            return
+        st = posix.fstat(fd)
+    finally:
         posix.close(fd)
-        return
-    st = posix.fstat(fd)
     ident = (st.st_dev, st.st_ino)
     table = index["modules"]
     tag = sys.implementation.cache_tag
@@ -65,12 +71,15 @@ def install(index: dict) -> None:
             st = posix.stat(src)
             if st.st_mtime_ns != int(mtime_ns) or st.st_size != int(size):
                 return None  # edited since the bundle was built
-            # the fd may have been closed (close_range before an exec) and
-            # its number reused: read only from the bundle itself
-            st = posix.fstat(fd)
-            if (st.st_dev, st.st_ino) != ident:
-                return None
-            code = marshal.loads(posix.pread(fd, int(length), int(offset)))
+            fd = posix.open(bundle, posix.O_RDONLY | posix.O_CLOEXEC)
+            try:
+                # the file the index came from, not one installed since
+                st = posix.fstat(fd)
+                if (st.st_dev, st.st_ino) != ident:
+                    return None
+                code = marshal.loads(posix.pread(fd, int(length), int(offset)))
+            finally:
+                posix.close(fd)
         except (OSError, ValueError, EOFError, TypeError):
             return None
         if type(code) is not code_type:
@@ -94,7 +103,7 @@ def install(index: dict) -> None:
     finder.find_spec = find_spec
     finder.create_module = create_module
     finder.exec_module = exec_module
-    finder.fd = fd
+    finder.bundle = bundle
     finder.table = table
     sys.meta_path.insert(0, finder)
 
