@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
 
 import pytest
 
@@ -462,21 +463,29 @@ def test_sysctl_net_in_new_netns(runtime, bundle):
     host_fwd = read("/proc/sys/net/ipv4/ip_forward")
     host_ka = read("/proc/sys/net/ipv4/tcp_keepalive_time")
     ka = "7201" if host_ka != "7201" else "7202"
+    fwd = "0" if _fresh_netns_ip_forward() == "1" else "1"  # not what a new netns has anyway
 
     def edit(c):
-        c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "net/ipv4/tcp_keepalive_time": ka}
+        c["linux"]["sysctl"] = {"net.ipv4.ip_forward": fwd, "net/ipv4/tcp_keepalive_time": ka}
 
     out = run_ok(runtime, bundle(["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/tcp_keepalive_time"],
                                  edit=edit))
-    assert out.split() == ["1", ka]  # a new netns starts with ip_forward 0
+    assert out.split() == [fwd, ka]
     assert read("/proc/sys/net/ipv4/ip_forward") == host_fwd
     assert read("/proc/sys/net/ipv4/tcp_keepalive_time") == host_ka
 
 
-def test_sysctl_ip_forward_default_in_new_netns_is_0(runtime, bundle):
-    """The counterpart: without the sysctl the container's value differs,
-    so the test above can fail."""
-    assert run_ok(runtime, bundle(["cat", "/proc/sys/net/ipv4/ip_forward"])).strip() == "0"
+def test_sysctl_ip_forward_default_in_new_netns(runtime, bundle):
+    """The counterpart: without the sysctl the container has what any new
+    network namespace gets (IPv4 devconf is inherited from the host's with
+    net.core.devconf_inherit_init_net = 0), so the test above can fail."""
+    fresh = _fresh_netns_ip_forward()
+    assert run_ok(runtime, bundle(["cat", "/proc/sys/net/ipv4/ip_forward"])).strip() == fresh
+
+
+def _fresh_netns_ip_forward() -> str:
+    return subprocess.run(["unshare", "--net", "cat", "/proc/sys/net/ipv4/ip_forward"],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def test_sysctl_ipc_in_new_ipc_ns(runtime, bundle):

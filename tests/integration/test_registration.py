@@ -108,6 +108,7 @@ class Dockerd:
                 "--exec-root", os.path.join(self.dir, "exec"),
                 "--pidfile", os.path.join(self.dir, "dockerd.pid"), "-H", f"unix://{self.sock}",
                 "--bridge", "none", "--iptables=false", "--ip6tables=false",
+                "--ip-forward=false", "--ip-masq=false",  # never change the host's sysctls
                 "--cgroup-parent", "/" + self.CGROUP_PARENT, *flags]
         self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
                                   env={"PATH": pl.PATH_ENV}, start_new_session=True)
