@@ -122,7 +122,7 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
         from ocipy.spec.validate import validate
 
         where = os.path.abspath(p["process"])
-        proc = read_json_file(where)
+        proc = read_json_file(where, pipe_ok=True)
         validate(proc, where, model="Process")
         # conmon (Podman, CRI-O) passes --tty with a file whose "terminal" is
         # true: a flag that agrees with the file is not ignored, only redundant

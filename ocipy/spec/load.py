@@ -33,12 +33,13 @@ def _strerror(e: OSError) -> str:
     return os.strerror(e.errno) if e.errno else str(e)
 
 
-def read_json_file(path: str) -> object:
+def read_json_file(path: str, pipe_ok: bool = False) -> object:
     """Parse the JSON file at `path`; ConfigError `<path>: <why>` otherwise.
 
     Only a regular file is read: opening is non-blocking and the type is
     checked on the open fd, so a FIFO or a device named config.json is an
-    error instead of a hang.
+    error instead of a hang. With `pipe_ok` (exec --process, which runc
+    reads from a pipe too: `--process <(...)`), a pipe is read to its end.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -48,7 +49,9 @@ def read_json_file(path: str) -> object:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise ConfigError(f"{path}: is a directory")
-        if not stat.S_ISREG(mode):
+        if pipe_ok and stat.S_ISFIFO(mode):
+            os.set_blocking(fd, True)
+        elif not stat.S_ISREG(mode):
             raise ConfigError(f"{path}: not a regular file")
         chunks = []
         while True:

@@ -122,6 +122,13 @@ def test_process_json(runtime, ctr, tmp_path):
     assert int(r.stdout.split()[-1], 16) == 1 << 5  # CAP_KILL only
 
 
+def test_process_json_from_a_pipe(runtime, ctr):
+    """runc reads --process from a pipe too (`--process <(...)`, /dev/stdin)."""
+    proc = {"args": ["sh", "-c", "echo piped"], "cwd": "/", "user": {"uid": 0, "gid": 0}}
+    r = ex(runtime, "--process", "/dev/stdin", "e", input=json.dumps(proc))
+    assert (r.returncode, r.stdout.strip()) == (0, "piped"), r.stderr
+
+
 @pytest.mark.parametrize("body, where", [
     ('{"args": ["true"], "cwd": "/", "user": {"uid": -1, "gid": 0}}', "user.uid"),
     ('{"args": ["true"], "cwd": 3}', "cwd"),
