@@ -83,15 +83,16 @@ def apply(attrs: list) -> None:
     for kind, value, what in attrs:
         if kind == "apparmor":
             data = f"exec {value}".encode()
-            paths = ("/proc/self/attr/apparmor/exec", "/proc/self/attr/exec")
+            names = ("apparmor/exec", "exec")
         else:
             data = value.encode()
-            paths = ("/proc/self/attr/exec",)
-        for i, path in enumerate(paths):
+            names = ("exec",)
+        for i, name in enumerate(names):
+            path = "/proc/thread-self/attr/" + name
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+                fd = open_proc_attr(name)
             except FileNotFoundError:
-                if i + 1 < len(paths):
+                if i + 1 < len(names):
                     continue  # kernels before 5.8 have no per-module directory
                 raise OcipyError(f'{what}: "{value}": {path}: no such file') from None
             except OSError as e:
@@ -103,3 +104,25 @@ def apply(attrs: list) -> None:
             finally:
                 os.close(fd)
             break
+
+
+def open_proc_attr(name: str) -> int:
+    """Open /proc/thread-self/attr/<name> for writing, proved to be that file
+    of a real procfs (CVE-2025-52881: after pivot_root /proc is the
+    container's, and a bind mount over the attribute, e.g. of
+    /proc/sys/kernel/core_pattern, would take the write): /proc must be the
+    root of a procfs (f_type, inode 1) and the path must not cross a mount
+    (RESOLVE_NO_XDEV) or a magic link. OSError otherwise (EXDEV: redirected)."""
+    from ocipy import syscalls as sc
+
+    proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if sc.fstatfs_type(proc) != sc.PROC_SUPER_MAGIC or os.fstat(proc).st_ino != 1:
+            raise OSError(18, "/proc is not the root of a procfs")  # EXDEV
+        try:
+            return sc.openat2(proc, "thread-self/attr/" + name, os.O_WRONLY,
+                              sc.RESOLVE_NO_XDEV | sc.RESOLVE_NO_MAGICLINKS)
+        except sc.SysError as e:  # as an OSError (ENOENT: FileNotFoundError)
+            raise OSError(e.errno, os.strerror(e.errno)) from None
+    finally:
+        os.close(proc)

@@ -186,6 +186,17 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
     return fd
 
 
+PROC_SUPER_MAGIC = 0x9FA0
+
+
+def fstatfs_type(fd: int) -> int:
+    """f_type of the filesystem holding fd (fstatfs(2)): PROC_SUPER_MAGIC..."""
+    out = buffer(120)  # struct statfs on 64-bit Linux; f_type is the first word
+    if _libc.fstatfs(c_int(fd), out) != 0:
+        raise _err("fstatfs")
+    return struct.unpack_from("=l", out.raw)[0]
+
+
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     if _syscall(SYS_close_range, first, last, flags) != 0:
         e = get_errno()
