@@ -13,8 +13,9 @@ reach the host's /proc. Safety rules kept here:
   anything of the container's runs, never a path the container controls
   (CVE-2025-31133 class).
 * Device nodes are only ever created (mknodat) inside the rootfs; an
-  existing entry of the wrong kind is unlinked there, never followed, and
-  nothing on the host is chowned.
+  existing entry is never followed: a default device replaces one of the
+  wrong kind (unlinked there), a linux.devices entry refuses it (an error
+  naming the entry), and nothing on the host is chowned.
 """
 from __future__ import annotations
 
@@ -353,8 +354,24 @@ def _dev_num(t: str) -> int:
     return {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[t]
 
 
+def _kind(st) -> str:
+    m = st.st_mode
+    if stat.S_ISCHR(m) or stat.S_ISBLK(m):
+        return f"{'character' if stat.S_ISCHR(m) else 'block'} device {os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    return ("directory" if stat.S_ISDIR(m) else "symbolic link" if stat.S_ISLNK(m) else
+            "fifo" if stat.S_ISFIFO(m) else "socket" if stat.S_ISSOCK(m) else "regular file")
+
+
 def create_device(rfs: Rootfs, path: str, t: str, major: int, minor: int, mode: int, uid: int, gid: int,
-                  bind_host: bool) -> None:
+                  bind_host: bool, where: str = "") -> None:
+    """Make `path` the device (t, major, minor) with mode/uid/gid. `where`
+    (set for linux.devices entries, empty for the default devices): an
+    existing entry that is not that very device is an error naming it
+    (config-linux.md: "If a file already exists at `path` that does not
+    match the requested device, the runtime MUST generate an error"); a
+    matching one is kept and given the requested mode and owner. A default
+    device replaces whatever the image put there (a rootfs shipping its own
+    /dev/null, or a regular file, is common)."""
     parent, name = _split(path)
     dfd = rfs.mkdir_all(parent)
     try:
@@ -362,7 +379,12 @@ def create_device(rfs: Rootfs, path: str, t: str, major: int, minor: int, mode: 
         dev = os.makedev(major, minor) if t != "p" else 0
         try:
             st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-            if (stat.S_IFMT(st.st_mode) == want and (t == "p" or st.st_rdev == dev)) and not bind_host:
+            match = stat.S_IFMT(st.st_mode) == want and (t == "p" or st.st_rdev == dev)
+            if where and not match:
+                kinds = {"c": "character device", "u": "character device", "b": "block device", "p": "fifo"}
+                req = kinds[t] + ("" if t == "p" else f" {major}:{minor}")
+                raise OcipyError(f"{where}: {path}: a {_kind(st)} already exists there, not the requested {req}")
+            if match and not bind_host:
                 _fix(dfd, name, mode, uid, gid)
                 return
             if stat.S_ISDIR(st.st_mode):
@@ -408,9 +430,10 @@ def setup_dev(plan, rfs: Rootfs) -> None:
         if path in declared:
             continue
         create_device(rfs, path, t, ma, mi, 0o666, 0, 0, bind_host)
-    for d in plan.devices:
+    for i, d in enumerate(plan.devices):
         create_device(rfs, d["path"], d["type"], d.get("major", 0), d.get("minor", 0),
-                      d.get("fileMode", 0o666), d.get("uid", 0), d.get("gid", 0), bind_host)
+                      d.get("fileMode", 0o666), d.get("uid", 0), d.get("gid", 0), bind_host,
+                      f"{plan.where}: linux.devices[{i}]")
     dfd = rfs.mkdir_all("/dev")
     try:
         links = list(DEV_SYMLINKS)

@@ -213,32 +213,34 @@ def test_linux_devices_redefine_dev_null_does_not_touch_host(runtime, bundle):
     assert (g["mode"], g["uid"], g["gid"], g["rdev"]) == (0o600, 1000, 1000, (1, 3))
 
 
-def test_linux_devices_replace_existing_rootfs_entry(runtime, bundle):
-    """A regular file in the rootfs at a device's path is replaced by the
-    device inside the rootfs; a symlink there to the host's /dev/null is not
-    followed (the host node keeps its owner: checked by the fixtures)."""
-    def edit(c):
-        # no tmpfs on /dev: the rootfs's own /dev is used
-        c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/dev"]
-        c["mounts"] = [m for m in c["mounts"] if not m["destination"].startswith("/dev/")]
-        c["root"]["readonly"] = False
-        c["linux"]["devices"] = [
-            {"path": "/dev/wasfile", "type": "c", "major": 1, "minor": 5, "fileMode": 0o640, "uid": 3, "gid": 4},
-            {"path": "/dev/waslink", "type": "c", "major": 1, "minor": 7, "fileMode": 0o600, "uid": 5, "gid": 6},
-        ]
+def test_linux_devices_refuse_existing_rootfs_entry(runtime, bundle):
+    """A regular file, or a symlink to the host's /dev/null, in the rootfs at a
+    device's path is an error naming the entry (config-linux.md: "If a file
+    already exists at `path` that does not match the requested device, the
+    runtime MUST generate an error"); neither is replaced nor followed (the
+    host node keeps its owner: checked by the fixtures). More cases in
+    test_spec_gaps.py."""
+    for i, (name, make) in enumerate((("wasfile", "file"), ("waslink", "link"))):
+        def edit(c):
+            # no tmpfs on /dev: the rootfs's own /dev is used
+            c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/dev"]
+            c["mounts"] = [m for m in c["mounts"] if not m["destination"].startswith("/dev/")]
+            c["root"]["readonly"] = False
+            c["linux"]["devices"] = [
+                {"path": f"/dev/{name}", "type": "c", "major": 1, "minor": 7, "fileMode": 0o600, "uid": 5, "gid": 6},
+            ]
 
-    b = bundle(["sh", "-c", f"{STAT} /dev/wasfile /dev/waslink"], edit=edit)
-    dev = os.path.join(b, "rootfs", "dev")
-    with open(os.path.join(dev, "wasfile"), "w") as f:
-        f.write("regular\n")
-    os.symlink("/dev/null", os.path.join(dev, "waslink"))
-    got = parse_stat(run_ok(runtime, b))
-    assert got["/dev/wasfile"]["type"] == "character special file"
-    assert got["/dev/wasfile"]["rdev"] == (1, 5)
-    assert got["/dev/waslink"]["type"] == "character special file"
-    assert (got["/dev/waslink"]["rdev"], got["/dev/waslink"]["uid"]) == ((1, 7), 5)
-    # the nodes live in the rootfs's /dev on disk now
-    assert stat.S_ISCHR(os.lstat(os.path.join(dev, "waslink")).st_mode)
+        b = bundle(["true"], edit=edit, name=f"b{i}")
+        p = os.path.join(b, "rootfs", "dev", name)
+        if make == "file":
+            with open(p, "w") as f:
+                f.write("regular\n")
+        else:
+            os.symlink("/dev/null", p)
+        r = runtime("run", "--bundle", b, f"devrefuse{i}")
+        assert r.returncode != 0
+        assert "linux.devices[0]" in r.stderr and f"/dev/{name}" in r.stderr, r.stderr
+        assert stat.S_ISREG(os.lstat(p).st_mode) if make == "file" else os.readlink(p) == "/dev/null"
 
 
 def test_linux_devices_fifo_works(runtime, bundle):
