@@ -205,9 +205,17 @@ def apply_root_propagation(plan) -> None:
 
 
 def do_mounts(plan, rfs: Rootfs) -> None:
+    own = set()  # destinations of filesystems mounted here (not binds): a remount may change their superblock
     for idx, dest, mtype, source, opts, is_bind in plan.mounts:
         try:
-            _mount_one(plan, rfs, dest, mtype, source, opts, is_bind)
+            if opts.flags & sc.MS_REMOUNT:
+                _remount_entry(rfs, dest, mtype, opts, dest in own)
+            else:
+                _mount_one(plan, rfs, dest, mtype, source, opts, is_bind)
+                if is_bind:
+                    own.discard(dest)
+                else:
+                    own.add(dest)
         except SysError as e:
             raise OcipyError(f"{plan.where}: mounts[{idx}]: {dest}: {e}") from None
         except OSError as e:
@@ -249,6 +257,29 @@ def _mount_one(plan, rfs: Rootfs, dest: str, mtype: str, source, opts, is_bind: 
             sc.mount(src, fdpath(fd), mtype, opts.flags & ~sc.MS_REMOUNT, data, context=f"{mtype} ({src})")
         finally:
             os.close(fd)
+    _propagate_and_rec(rfs, dest, opts)
+
+
+def _remount_entry(rfs: Rootfs, dest: str, mtype: str, opts, own_sb: bool) -> None:
+    """A mount with the `remount` option changes the mount already at
+    `dest` (e.g. an earlier entry of the config) instead of stacking a new
+    one. Its flags (ro, nosuid, noexec, atime...) are applied per mount
+    (MS_BIND|MS_REMOUNT), which never reaches a superblock the host shares;
+    filesystem data options (tmpfs size=...) need a superblock remount,
+    done only for a filesystem an earlier entry mounted for this container
+    (never for a bind of a host directory)."""
+    fd = rfs.open(dest)
+    try:
+        p = fdpath(fd)
+        flags = opts.flags & ~(sc.MS_REMOUNT | sc.MS_BIND | sc.MS_REC)
+        if opts.data:
+            if not own_sb:
+                raise OcipyError(f"remount with filesystem options ({opts.data}) of a mount this config did not create")
+            sc.mount(None, p, mtype or None, sc.MS_REMOUNT | flags, opts.data, context=f"remount {dest}")
+        keep = _locked_flags(p) & (sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+        sc.mount(None, p, None, sc.MS_BIND | sc.MS_REMOUNT | flags | keep, context=f"remount {dest}")
+    finally:
+        os.close(fd)
     _propagate_and_rec(rfs, dest, opts)
 
 

@@ -149,3 +149,67 @@ def test_default_devices_replace_what_the_image_ships(runtime, bundle):
     assert got["/dev/null"]["rdev"] == (1, 3) and got["/dev/null"]["type"] == "character special file"
     assert got["/dev/zero"]["rdev"] == (1, 5)
     assert out.splitlines()[-1] == "ok"
+
+
+# --- 2. the remount option ------------------------------------------------------------------
+
+def test_remount_option_remounts_the_tmpfs_read_only(runtime, bundle):
+    """[tmpfs /cfm/r] then [tmpfs /cfm/r remount,ro]: one mount there (not two
+    stacked), read-only, and the file written... cannot be."""
+    def edit(c):
+        c["mounts"] += [{"destination": "/cfm/r", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]},
+                        {"destination": "/cfm/r", "type": "tmpfs", "source": "tmpfs", "options": ["remount", "ro"]}]
+        c["root"]["readonly"] = False
+
+    out = run_ok(runtime, bundle(["sh", "-c", "cat /proc/self/mountinfo; touch /cfm/r/x 2>/dev/null && echo WROTE || echo REFUSED"],
+                                 edit=edit), "remount1")
+    ms = mounts_at(out, "/cfm/r")
+    assert len(ms) == 1, ms
+    assert "ro" in ms[0][5].split(","), ms[0]
+    assert out.splitlines()[-1] == "REFUSED"
+
+
+def test_remount_option_on_a_bind_is_per_mount(runtime, bundle, hostdir):
+    """A bind of a host directory, then `bind,remount,ro` of the same destination:
+    read-only inside, one mount; the host's view stays writable (a per-mount
+    remount never reaches the superblock)."""
+    d = hostdir()
+
+    def edit(c):
+        c["mounts"] += [{"destination": "/cfm/b", "type": "bind", "source": d, "options": ["bind"]},
+                        {"destination": "/cfm/b", "type": "bind", "source": d, "options": ["bind", "remount", "ro"]}]
+
+    out = run_ok(runtime, bundle(["sh", "-c", "cat /proc/self/mountinfo; touch /cfm/b/x 2>/dev/null && echo WROTE || echo REFUSED"],
+                                 edit=edit), "remount2")
+    ms = mounts_at(out, "/cfm/b")
+    assert len(ms) == 1 and "ro" in ms[0][5].split(","), ms
+    assert out.splitlines()[-1] == "REFUSED"
+    assert not os.path.exists(os.path.join(d, "x"))
+    assert not os.statvfs(d).f_flag & os.ST_RDONLY
+    with open(os.path.join(d, "hostwrite"), "w") as f:
+        f.write("ok")
+
+
+def test_remount_option_with_data_on_own_tmpfs(runtime, bundle):
+    """remount with a filesystem option (size=) on a tmpfs the config mounted:
+    the superblock takes it."""
+    def edit(c):
+        c["mounts"] += [{"destination": "/cfm/s", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]},
+                        {"destination": "/cfm/s", "type": "tmpfs", "source": "tmpfs", "options": ["remount", "size=2m"]}]
+
+    out = run_ok(runtime, bundle(["cat", "/proc/self/mountinfo"], edit=edit), "remount3")
+    ms = mounts_at(out, "/cfm/s")
+    assert len(ms) == 1 and "size=2048k" in ms[0][-1].split(","), ms
+
+
+def test_remount_of_nothing_mounted_is_an_error(runtime, bundle):
+    def edit(c):
+        c["mounts"].append({"destination": "/etc", "type": "none", "source": "none", "options": ["remount", "ro"]})
+
+    create_fails(runtime, bundle(["true"], edit=edit), "remount4", f"mounts[{len(_base_mounts(bundle))}]", "/etc")
+
+
+def _base_mounts(bundle) -> list:
+    b = bundle(["true"], name="probe")
+    with open(os.path.join(b, "config.json")) as f:
+        return json.load(f)["mounts"]
