@@ -32,7 +32,7 @@ def features() -> dict:
                              "flags": sorted(plan.MPOL_FLAGS, key=plan.MPOL_FLAGS.get)},
             "apparmor": {"enabled": lsm.apparmor_enabled()},  # applied where the host runs it
             "selinux": {"enabled": lsm.selinux_enabled()},
-            "intelRdt": {"enabled": False},
+            "intelRdt": {"enabled": False},  # refused: no resctrl support (launcher.plan)
             "mountExtensions": {"idmap": {"enabled": False}},
             "netDevices": {"enabled": False},
         },

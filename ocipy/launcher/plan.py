@@ -131,6 +131,8 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
         p.mounts.append((i, dest, mtype, m.get("source"), opts, is_bind))
     p.setup_dev = not dev_bound
     p.devices = linux.get("devices") or []
+    if linux.get("intelRdt") is not None:
+        _refuse_intel_rdt(p.where)
     p.masked = linux.get("maskedPaths") or []
     p.readonly_paths = linux.get("readonlyPaths") or []
 
@@ -179,6 +181,17 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     cs = proc.get("consoleSize")
     p.console_size = (cs.get("height", 0), cs.get("width", 0)) if cs else None
     return p
+
+
+def _refuse_intel_rdt(where: str) -> None:
+    """config-linux.md IntelRdt: with no resctrl mounted "the runtime MUST
+    generate an error"; with one, the container's pid MUST go to its tasks
+    file, which ocipy does not implement (features: intelRdt disabled)."""
+    with open("/proc/self/mountinfo") as f:
+        mounted = any(line.partition(" - ")[2].startswith("resctrl ") for line in f)
+    why = ("not supported by ocipy" if mounted else
+           "no resctrl pseudo-filesystem is mounted in the runtime mount namespace")
+    raise ConfigError(f"{where}: linux.intelRdt: {why}")
 
 
 # filesystems that take no SELinux context= option (runc mounts these

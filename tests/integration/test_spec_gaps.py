@@ -213,3 +213,15 @@ def _base_mounts(bundle) -> list:
     b = bundle(["true"], name="probe")
     with open(os.path.join(b, "config.json")) as f:
         return json.load(f)["mounts"]
+
+
+# --- 4. intelRdt ---------------------------------------------------------------------------
+
+def test_intel_rdt_is_refused_naming_the_field(runtime, bundle):
+    with open("/proc/self/mountinfo") as f:
+        mounted = any(" - resctrl " in ln for ln in f)
+    err = create_fails(runtime, bundle(["true"], edit=lambda c: c["linux"].update(intelRdt={"closID": "cf"})),
+                       "rdt", "linux.intelRdt")
+    assert ("no resctrl" in err) != mounted
+    feats = json.loads(runtime("features", check=True).stdout)
+    assert feats["linux"]["intelRdt"] == {"enabled": False}
