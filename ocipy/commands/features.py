@@ -8,7 +8,7 @@ import sys
 from ocipy import SPEC_VERSION, __version__, jsonlite
 
 # mount options recognised by the parser but not implemented yet: not claimed
-_NOT_YET = {"idmap", "ridmap", "tmpcopyup"}
+_NOT_YET = {"tmpcopyup"}
 
 
 def features() -> dict:
@@ -33,7 +33,7 @@ def features() -> dict:
             "apparmor": {"enabled": lsm.apparmor_enabled()},  # applied where the host runs it
             "selinux": {"enabled": lsm.selinux_enabled()},
             "intelRdt": {"enabled": False},  # refused: no resctrl support (launcher.plan)
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},  # bind mounts (launcher.idmap)
             "netDevices": {"enabled": False},
         },
         "annotations": {"org.ocipy.version": __version__,

@@ -37,6 +37,7 @@ class Plan:
         "new_keyring", "userns_join", "sched", "ioprio", "personality", "cgroup_fds", "cgroup_dirs",
         "seccomp",
         "mempolicy", "lsm",
+        "idmaps", "idmap_fds",
     )
 
 
@@ -115,6 +116,7 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     prop = linux.get("rootfsPropagation")
     p.rootfs_prop = mountsmod.propagation_flags(prop, filename=p.where) if prop else 0
     p.mounts = []
+    p.idmaps, p.idmap_fds = {}, {}  # mount index -> (uid map, gid map, recursive); -> fd (stages.create)
     dev_bound = False
     for i, m in enumerate(config.get("mounts") or []):
         opts = mountsmod.parse_mount_options(m.get("options") or [])
@@ -129,6 +131,8 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
         if dest == "/dev":
             dev_bound = is_bind  # a bind-mounted /dev is the caller's: leave it alone
         p.mounts.append((i, dest, mtype, m.get("source"), opts, is_bind))
+        if opts.idmap or m.get("uidMappings"):
+            p.idmaps[i] = _mount_idmap(m, opts, is_bind, linux, p, i)
     p.setup_dev = not dev_bound
     p.devices = linux.get("devices") or []
     if linux.get("intelRdt") is not None:
@@ -192,6 +196,22 @@ def _refuse_intel_rdt(where: str) -> None:
     why = ("not supported by ocipy" if mounted else
            "no resctrl pseudo-filesystem is mounted in the runtime mount namespace")
     raise ConfigError(f"{where}: linux.intelRdt: {why}")
+
+
+def _mount_idmap(m: dict, opts, is_bind: bool, linux: dict, p, i: int) -> tuple:
+    """An idmapped mount: its own uid/gid mappings, else the container's
+    (config.md: idmap without mappings uses the container's user namespace).
+    Returns ("cid hid size\n"..., same for gids, recursive)."""
+    where = f"{p.where}: mounts[{i}]"
+    if not is_bind:
+        raise ConfigError(f"{where}: idmap: ocipy applies idmapped mounts to bind mounts only")
+    if m.get("uidMappings"):
+        um, gm = m.get("uidMappings"), m.get("gidMappings")
+    else:
+        um, gm = linux.get("uidMappings"), linux.get("gidMappings")
+    if not um or not gm:
+        raise ConfigError(f"{where}: idmap: needs uidMappings/gidMappings (of the mount or of a new user namespace)")
+    return (_idmap(um, "uidMappings"), _idmap(gm, "gidMappings"), opts.ridmap)
 
 
 # filesystems that take no SELinux context= option (runc mounts these

@@ -211,7 +211,7 @@ def do_mounts(plan, rfs: Rootfs) -> None:
             if opts.flags & sc.MS_REMOUNT:
                 _remount_entry(rfs, dest, mtype, opts, dest in own)
             else:
-                _mount_one(plan, rfs, dest, mtype, source, opts, is_bind)
+                _mount_one(plan, rfs, dest, mtype, source, opts, is_bind, plan.idmap_fds.pop(idx, -1))
                 if is_bind:
                     own.discard(dest)
                 else:
@@ -223,12 +223,12 @@ def do_mounts(plan, rfs: Rootfs) -> None:
             raise OcipyError(f"{plan.where}: mounts[{idx}]: {dest}: {what}") from None
 
 
-def _mount_one(plan, rfs: Rootfs, dest: str, mtype: str, source, opts, is_bind: bool) -> None:
+def _mount_one(plan, rfs: Rootfs, dest: str, mtype: str, source, opts, is_bind: bool, tree: int = -1) -> None:
     if is_bind:
         if not source:
             raise OcipyError("bind mount needs a source")
         try:
-            st = os.stat(source)
+            st = os.stat(source) if tree < 0 else os.fstat(tree)
         except OSError as e:
             raise SysError(e.errno, "stat source", source) from None
         if stat.S_ISDIR(st.st_mode):
@@ -237,8 +237,14 @@ def _mount_one(plan, rfs: Rootfs, dest: str, mtype: str, source, opts, is_bind: 
             rfs.ensure_file(dest)
         fd = rfs.open(dest)
         try:
-            flags = sc.MS_BIND | (sc.MS_REC if opts.rbind else 0)
-            sc.mount(source, fdpath(fd), None, flags, context=f"bind {source}")
+            if tree >= 0:  # idmapped: the detached tree stage 0 prepared (launcher.idmap)
+                try:
+                    sc.move_mount(tree, fd, context=f"idmapped bind {source}")
+                finally:
+                    os.close(tree)
+            else:
+                flags = sc.MS_BIND | (sc.MS_REC if opts.rbind else 0)
+                sc.mount(source, fdpath(fd), None, flags, context=f"bind {source}")
         finally:
             os.close(fd)
         # bind ignores other flags: apply them by a remount of the new mount

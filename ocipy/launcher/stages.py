@@ -162,6 +162,11 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             from ocipy.syscalls import set_subreaper
 
             set_subreaper()
+        if plan.idmaps:  # detached idmapped trees, inherited by the init (launcher.idmap)
+            from ocipy.launcher import idmap
+
+            idmap.prepare(plan)
+            plan.idmap_fds = {k: _above(v, low) for k, v in plan.idmap_fds.items()}
         _preload(plan)
         # non-dumpable from here, inherited by stage 1 and the init: until
         # the init execs, /proc/<init>/{exe,fd,cwd,...} (the host's
@@ -188,6 +193,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             _close_child_side(child, fifo_fd, console_fd)
             _record_init(c, init_pid)
             _parent_loop(parent, 0, plan, c, init_pid)
+        for fd in plan.idmap_fds.values():  # the init has attached them
+            os.close(fd)
         if pid_file:
             try:
                 st.write_atomic(pid_file, str(init_pid), 0o644)

@@ -175,6 +175,41 @@ def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool, contex
         raise _err("mount_setattr", context)
 
 
+SYS_open_tree = 428  # same number on every architecture
+SYS_move_mount = 429
+OPEN_TREE_CLONE = 1
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+MOUNT_ATTR_IDMAP = 0x100000
+
+
+def open_tree(path: str, clone: bool, recursive: bool, context: str = "") -> int:
+    """open_tree(2): an O_PATH-like fd of the mount at `path`; with clone a
+    detached copy of it (recursive: of the whole tree below too)."""
+    flags = os.O_CLOEXEC | (OPEN_TREE_CLONE if clone else 0) | (AT_RECURSIVE if recursive else 0)
+    fd = _syscall(SYS_open_tree, -100, _enc(path), flags)  # AT_FDCWD
+    if fd < 0:
+        raise _err("open_tree", context or path)
+    return fd
+
+
+def mount_setattr_idmap(fd: int, userns_fd: int, recursive: bool, context: str = "") -> None:
+    """Make the (detached) mount at fd idmapped with the mappings of the
+    user namespace userns_fd (MOUNT_ATTR_IDMAP, Linux 5.12; the filesystem
+    must support it)."""
+    attr = struct.pack("=QQQQ", MOUNT_ATTR_IDMAP, 0, 0, userns_fd)  # struct mount_attr
+    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    if _syscall(SYS_mount_setattr, fd, b"", flags, attr, len(attr)) != 0:
+        raise _err("mount_setattr(MOUNT_ATTR_IDMAP)", context)
+
+
+def move_mount(fd: int, target_fd: int, context: str = "") -> None:
+    """Attach the detached mount fd on the file or directory target_fd (an
+    O_PATH fd, so no path is resolved again): move_mount(2)."""
+    if _syscall(SYS_move_mount, fd, b"", target_fd, b"", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0:
+        raise _err("move_mount", context)
+
+
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
     """openat2(2): the kernel resolves `path` under `dirfd` with `resolve`
     (RESOLVE_IN_ROOT: symlinks and '..' can never leave dirfd). Raises

@@ -25,7 +25,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # check id -> the bug (see .bugs/conformance.md). Remove an entry when the bug is fixed.
 KNOWN_OCIPY_FAILURES = {
-    "mounts.idmap": "idmap/ridmap with uidMappings/gidMappings are parsed (spec/mounts.py) but never applied by the launcher",
     "netdevices.moved": "linux.netDevices is silently ignored (features: netDevices disabled) instead of applied or refused",
     "netdevices.up": "linux.netDevices ignored (see netdevices.moved)",
     "netdevices.addresses": "linux.netDevices ignored (see netdevices.moved)",

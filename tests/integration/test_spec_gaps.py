@@ -215,6 +215,114 @@ def _base_mounts(bundle) -> list:
         return json.load(f)["mounts"]
 
 
+# --- 3. idmapped mounts -------------------------------------------------------------------
+
+MAP_0_TO_1000 = [{"containerID": 0, "hostID": 1000, "size": 1}]
+
+
+def _owned_files(d: str) -> None:
+    for name, ids in (("f0", 0), ("f1000", 1000)):
+        with open(os.path.join(d, name), "w") as f:
+            f.write("x")
+        os.chown(os.path.join(d, name), ids, ids)
+
+
+def test_idmap_mount_applies_the_mount_mappings(runtime, bundle, hostdir):
+    """uidMappings/gidMappings 0 -> 1000 (size 1) on a bind with `idmap`: on-disk
+    0:0 shows as 1000:1000 and 1000:1000 (unmapped) as the overflow id; a plain
+    bind of the same directory beside it shows the on-disk ids."""
+    d = hostdir()
+    _owned_files(d)
+
+    def edit(c):
+        c["mounts"] += [{"destination": "/mnt/i", "type": "bind", "source": d, "options": ["bind", "idmap"],
+                         "uidMappings": MAP_0_TO_1000, "gidMappings": MAP_0_TO_1000},
+                        {"destination": "/mnt/plain", "type": "bind", "source": d, "options": ["bind"]}]
+
+    out = run_ok(runtime, bundle(["sh", "-c", "stat -c '%n %u:%g' /mnt/i/f0 /mnt/i/f1000 /mnt/plain/f0 /mnt/plain/f1000"],
+                                 edit=edit), "idmap1")
+    got = dict(ln.split() for ln in out.splitlines())
+    assert got == {"/mnt/i/f0": "1000:1000", "/mnt/i/f1000": "65534:65534",
+                   "/mnt/plain/f0": "0:0", "/mnt/plain/f1000": "1000:1000"}, got
+
+
+def test_ridmap_is_recursive_idmap_is_not(runtime, bundle, hostdir):
+    """A source with a submount (a bind on the host): rbind + ridmap maps the
+    submount too, rbind + idmap only the top mount."""
+    d, sub_src = hostdir(), hostdir()
+    _owned_files(d)
+    _owned_files(sub_src)
+    os.mkdir(os.path.join(d, "sub"))
+    subprocess.run(["mount", "--bind", sub_src, os.path.join(d, "sub")], check=True)
+    try:
+        def edit(c):
+            for dest, opt in (("/mnt/r", "ridmap"), ("/mnt/n", "idmap")):
+                c["mounts"].append({"destination": dest, "type": "bind", "source": d, "options": ["rbind", opt],
+                                    "uidMappings": MAP_0_TO_1000, "gidMappings": MAP_0_TO_1000})
+
+        out = run_ok(runtime, bundle(["sh", "-c", "stat -c '%n %u' /mnt/r/f0 /mnt/r/sub/f0 /mnt/n/f0 /mnt/n/sub/f0"],
+                                     edit=edit), "idmap2")
+    finally:
+        subprocess.run(["umount", os.path.join(d, "sub")], check=True)
+    got = dict(ln.split() for ln in out.splitlines())
+    assert got == {"/mnt/r/f0": "1000", "/mnt/r/sub/f0": "1000", "/mnt/n/f0": "1000", "/mnt/n/sub/f0": "0"}, got
+
+
+USER_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def test_idmap_without_mount_mappings_uses_the_container_user_namespace(runtime, bundle, hostdir):
+    """A user-namespaced container (0 -> 100000): through a plain bind a host
+    file of 0:0 is nobody's; through an `idmap` bind without mappings of its own
+    it is root's, and a file root creates there is 0:0 on the host."""
+    d = hostdir()
+    _owned_files(d)
+    os.chmod(d, 0o777)
+
+    def edit(c):
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"]["uidMappings"] = USER_MAP
+        c["linux"]["gidMappings"] = USER_MAP
+        c["mounts"] += [{"destination": "/mnt/i", "type": "bind", "source": d, "options": ["bind", "idmap"]},
+                        {"destination": "/mnt/plain", "type": "bind", "source": d, "options": ["bind"]}]
+
+    b = bundle(["sh", "-c", "stat -c '%n %u:%g' /mnt/i/f0 /mnt/plain/f0; touch /mnt/i/new"], edit=edit)
+    top = tempfile.mkdtemp(prefix="ocipy-gapb-", dir="/tmp")  # pytest's tmp dirs are 0700
+    os.chmod(top, 0o711)
+    try:
+        dst = os.path.join(top, "b")
+        os.rename(b, dst)
+        os.chown(os.path.join(dst, "rootfs"), 100000, 100000)
+        out = run_ok(runtime, dst, "idmap3")
+    finally:
+        shutil.rmtree(top)
+    got = dict(ln.split() for ln in out.splitlines())
+    assert got == {"/mnt/i/f0": "0:0", "/mnt/plain/f0": "65534:65534"}, got
+    st = os.stat(os.path.join(d, "new"))
+    assert (st.st_uid, st.st_gid) == (0, 0)
+
+
+def test_idmap_on_a_filesystem_without_support_is_a_clear_error(runtime, bundle):
+    """procfs cannot be idmapped: the error names the mount and says so."""
+    def edit(c):
+        c["mounts"].append({"destination": "/mnt/p", "type": "bind", "source": "/proc/sys", "options": ["rbind", "idmap"],
+                            "uidMappings": MAP_0_TO_1000, "gidMappings": MAP_0_TO_1000})
+
+    b = bundle(["true"], edit=edit)
+    n = len(json.load(open(os.path.join(b, "config.json")))["mounts"]) - 1
+    create_fails(runtime, b, "idmap4", f"mounts[{n}]", "/mnt/p", "idmapped mounts are not supported")
+
+
+def test_idmap_on_a_non_bind_mount_is_refused(runtime, bundle):
+    def edit(c):
+        c["mounts"].append({"destination": "/mnt/t", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"],
+                            "uidMappings": MAP_0_TO_1000, "gidMappings": MAP_0_TO_1000})
+
+    b = bundle(["true"], edit=edit)
+    n = len(json.load(open(os.path.join(b, "config.json")))["mounts"]) - 1
+    create_fails(runtime, b, "idmap5", f"mounts[{n}]", "bind mounts only")
+
+
 # --- 4. intelRdt ---------------------------------------------------------------------------
 
 def test_intel_rdt_is_refused_naming_the_field(runtime, bundle):
