@@ -34,7 +34,7 @@ def features() -> dict:
             "selinux": {"enabled": lsm.selinux_enabled()},
             "intelRdt": {"enabled": False},  # refused: no resctrl support (launcher.plan)
             "mountExtensions": {"idmap": {"enabled": True}},  # bind mounts (launcher.idmap)
-            "netDevices": {"enabled": False},
+            "netDevices": {"enabled": True},  # launcher.netdev
         },
         "annotations": {"org.ocipy.version": __version__,
                         **({"io.github.seccomp.libseccomp.version": v} if (v := seccomp.libseccomp_version()) else {})},

@@ -7,6 +7,8 @@ Messages are single lines "KIND payload\\n"; the kinds, in protocol order:
   ---------------                         ---------------
   userns      (stage 1 unshared a user ns) mapped  (uid/gid maps written)
   pid N       (stage 1 forked the init)
+  netdevs     (init: in its new net ns;   netdevs-done (linux.netDevices moved in,
+               move linux.netDevices)                   addresses kept, up; go on)
   hooks       (init: mounts done; run        hooks-done (prestart + createRuntime
                prestart/createRuntime now)               hooks ran; go on)
   hookerror MSG (a createContainer hook failed: destroy, then poststop hooks)

@@ -37,7 +37,7 @@ class Plan:
         "new_keyring", "userns_join", "sched", "ioprio", "personality", "cgroup_fds", "cgroup_dirs",
         "seccomp",
         "mempolicy", "lsm",
-        "idmaps", "idmap_fds",
+        "net_devices", "idmaps", "idmap_fds",
     )
 
 
@@ -137,6 +137,7 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.devices = linux.get("devices") or []
     if linux.get("intelRdt") is not None:
         _refuse_intel_rdt(p.where)
+    p.net_devices = _net_devices(linux.get("netDevices"), p) if linux.get("netDevices") else []
     p.masked = linux.get("maskedPaths") or []
     p.readonly_paths = linux.get("readonlyPaths") or []
 
@@ -196,6 +197,27 @@ def _refuse_intel_rdt(where: str) -> None:
     why = ("not supported by ocipy" if mounted else
            "no resctrl pseudo-filesystem is mounted in the runtime mount namespace")
     raise ConfigError(f"{where}: linux.intelRdt: {why}")
+
+
+def _net_devices(devs, p) -> list:
+    """linux.netDevices -> [(host name, name in the container, field)]:
+    moved by stage 0 (launcher.netdev) into the container's new network
+    namespace, which is required."""
+    if not p.net_new:
+        raise ConfigError(f"{p.where}: linux.netDevices: needs a new network namespace in linux.namespaces")
+    out, names = [], set()
+    for host, v in devs.items():
+        field = f"linux.netDevices.{host}"
+        name = (v or {}).get("name") or host
+        for what, n in (("", host), (".name", name)):
+            if not n or len(n.encode()) > 15 or "/" in n or ":" in n or n in (".", "..") or any(c.isspace() for c in n):
+                raise ConfigError(f"{p.where}: {field}{what}: {n!r} is not a valid network interface name")
+        if "%d" not in name:
+            if name in names:
+                raise ConfigError(f"{p.where}: {field}.name: {name!r} is given to two devices")
+            names.add(name)
+        out.append((host, name, field))
+    return out
 
 
 def _mount_idmap(m: dict, opts, is_bind: bool, linux: dict, p, i: int) -> tuple:

@@ -424,7 +424,7 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -
     """Stage 0's side of the protocol; returns the init's host pid. With
     stage1 == 0 (folded), init_pid is already known."""
     stage1_reaped = stage1 == 0
-    pending_hooks = False
+    pending_hooks = pending_net = False
     try:
         while True:
             kind, payload = ch.recv()
@@ -436,6 +436,9 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -
                 os.waitpid(stage1, 0)
                 stage1_reaped = True
                 _record_init(c, init_pid)
+                if pending_net:
+                    pending_net = False
+                    _move_net_devices(ch, plan, init_pid)
                 if pending_hooks:
                     pending_hooks = False
                     _create_hooks(ch, plan, c, init_pid)
@@ -450,6 +453,11 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -
                     pending_hooks = True
                     continue
                 _create_hooks(ch, plan, c, init_pid)
+            elif kind == "netdevs":  # the init is in its new network namespace
+                if not init_pid:
+                    pending_net = True
+                    continue
+                _move_net_devices(ch, plan, init_pid)
             elif kind == "hookerror":
                 from ocipy.launcher.hooks import HookError
 
@@ -475,6 +483,15 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -
         if not stage1_reaped:
             _kill_and_reap(stage1)
         raise
+
+
+def _move_net_devices(ch, plan, init_pid: int) -> None:
+    """linux.netDevices, from here: the host's network namespace, where the
+    devices are and CAP_NET_ADMIN is held (launcher.netdev)."""
+    from ocipy.launcher import netdev
+
+    netdev.move_all(plan, init_pid)
+    ch.send("netdevs-done")
 
 
 def _create_hooks(ch, plan, c, init_pid: int) -> None:
@@ -681,6 +698,11 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
         sc.setdomainname(plan.domainname)
     if plan.net_new:
         sc.loopback_up()
+    if plan.net_devices:  # stage 0 moves them in (launcher.netdev)
+        ch.send("netdevs")
+        k, msg = ch.recv()
+        if k != "netdevs-done":
+            os._exit(1)  # stage 0 failed (it reports the error) or is gone
     if plan.terminal:
         process.setup_terminal(plan, rfs, console_fd)
         os.close(console_fd)

@@ -24,13 +24,7 @@ from conformance.runner import run_checks
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # check id -> the bug (see .bugs/conformance.md). Remove an entry when the bug is fixed.
-KNOWN_OCIPY_FAILURES = {
-    "netdevices.moved": "linux.netDevices is silently ignored (features: netDevices disabled) instead of applied or refused",
-    "netdevices.up": "linux.netDevices ignored (see netdevices.moved)",
-    "netdevices.addresses": "linux.netDevices ignored (see netdevices.moved)",
-    "netdevices.not_moved_back": "linux.netDevices ignored (see netdevices.moved)",
-    "netdevices.name_exists": "linux.netDevices ignored (see netdevices.moved)",
-}
+KNOWN_OCIPY_FAILURES: dict = {}
 
 
 def _out(text: str) -> None:
