@@ -3,6 +3,8 @@
 Linux numbers; tests/unit/test_signals.py proves the table equal to the
 signal module's on this platform.
 """
+import posix
+
 from ocipy.errors import UsageError
 
 SIGNALS = {
@@ -37,3 +39,47 @@ def parse_signal(s: str) -> int:
     if name == "RTMAX":
         return SIGRTMAX
     raise UsageError(f'unknown signal "{s}"')
+
+
+# signals a foreground `run` or `exec` passes on to the container's process (as runc does)
+FORWARD = (1, 2, 3, 10, 12, 14, 15, 28, 20, 18, 21, 22)
+
+
+def wait_forwarding(pid: int) -> int:
+    """Wait for process pid (our child, or a child of ours as subreaper),
+    forwarding FORWARD signals to it; its status as a shell's (128+N when
+    killed by signal N). Here (posix only) rather than in commands/run.py:
+    `exec` waits the same way without importing the launcher."""
+    import _signal
+
+    def forward(sig, _frame):
+        try:
+            posix.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    for sig in FORWARD:
+        _signal.signal(sig, forward)
+    while True:
+        try:
+            wpid, status = posix.waitpid(-1, 0)
+        except ChildProcessError:  # not our child (no subreaper): poll it
+            return _wait_nonchild(pid)
+        if wpid == pid:
+            if posix.WIFSIGNALED(status):
+                return 128 + posix.WTERMSIG(status)
+            return posix.WEXITSTATUS(status)
+
+
+def _wait_nonchild(pid: int) -> int:
+    import select
+
+    try:
+        fd = posix.pidfd_open(pid)
+    except ProcessLookupError:
+        return 0
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    p.poll()
+    posix.close(fd)
+    return 0

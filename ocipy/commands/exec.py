@@ -94,7 +94,7 @@ def _run(g: dict, p: dict) -> int:
             proxy(started.console, pid)
         finally:
             os.close(started.console)
-    from ocipy.commands.run import wait_forwarding
+    from ocipy.signals import wait_forwarding
 
     return wait_forwarding(pid)
 
@@ -170,9 +170,7 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
     x.gids = list(user.get("additionalGids") or [])
     x.umask = user.get("umask", 0o022)
     x.last_cap = capsmod.read_last_cap()
-    from ocipy.launcher.plan import grantable_caps
-
-    x.caps = grantable_caps(proc.get("capabilities") or {}, x.last_cap, where, prefix)
+    x.caps = capsmod.grantable_caps(proc.get("capabilities") or {}, x.last_cap, where, prefix)
     rls = proc.get("rlimits") or []
     x.rlimits = [(rl["type"], num, soft, hard)
                  for rl, (num, soft, hard) in zip(rls, rlmod.parse_rlimits(rls, prefix + "rlimits", where))]

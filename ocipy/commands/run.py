@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import os
 
-# signals a foreground `run` passes on to the container (as runc does)
-FORWARD = (1, 2, 3, 10, 12, 14, 15, 28, 20, 18, 21, 22)
+from ocipy.signals import FORWARD, wait_forwarding  # noqa: F401 - shared with exec
 
 
 def run(g: dict, p: dict) -> int:
@@ -62,39 +61,3 @@ def run(g: dict, p: dict) -> int:
         destroy(c)
         poststop(c)
     return status
-
-
-def wait_forwarding(pid: int) -> int:
-    import _signal
-
-    def forward(sig, _frame):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-    for sig in FORWARD:
-        _signal.signal(sig, forward)
-    while True:
-        try:
-            wpid, status = os.waitpid(-1, 0)
-        except ChildProcessError:  # not our child (no subreaper): poll it
-            return _wait_nonchild(pid)
-        if wpid == pid:
-            if os.WIFSIGNALED(status):
-                return 128 + os.WTERMSIG(status)
-            return os.WEXITSTATUS(status)
-
-
-def _wait_nonchild(pid: int) -> int:
-    import select
-
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return 0
-    p = select.poll()
-    p.register(fd, select.POLLIN)
-    p.poll()
-    os.close(fd)
-    return 0

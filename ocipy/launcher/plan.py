@@ -155,7 +155,7 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.gids = user.get("additionalGids") or []
     p.umask = user.get("umask", 0o022)
     p.last_cap = capsmod.read_last_cap()
-    p.caps = grantable_caps(proc.get("capabilities") or {}, p.last_cap, p.where, "process.")
+    p.caps = capsmod.grantable_caps(proc.get("capabilities") or {}, p.last_cap, p.where, "process.")
     rls = proc.get("rlimits") or []
     p.rlimits = [(rl["type"], num, soft, hard) for rl, (num, soft, hard) in zip(rls, rlmod.parse_rlimits(rls, filename=p.where))]
     p.nnp = bool(proc.get("noNewPrivileges"))
@@ -432,45 +432,6 @@ def cgroup_resources(config: dict) -> dict:
         rules.extend(MKNOD_RULES)  # last: wildcards, so no later specific rule needs to cut them
         res["devices"] = rules
     return res
-
-
-def grantable_caps(cfg: dict, last_cap: int, where: str, prefix: str) -> dict:
-    """The five capability masks of a process (init or exec) as they can
-    really be granted. config.md: a capability that cannot be mapped or
-    granted MUST be logged as a warning, and runtimes SHOULD NOT fail; so
-    unknown names, capabilities outside ocipy's own bounding set, and ambient
-    ones not also bounding+permitted+inheritable are warned about and
-    dropped. The last is what runc's own default spec asks for on every run
-    (runc drops them silently): that warning goes to --log only."""
-    from ocipy import log
-
-    caps = {k: capsmod.caps_to_mask(cfg.get(k) or [], last_cap, f"{prefix}capabilities.{k}",
-                                    filename=where, warn=log.warn)
-            for k in ("bounding", "effective", "permitted", "inheritable", "ambient")}
-    own = _own_bounding(last_cap)
-    for k in caps:
-        missing = caps[k] & ~own
-        if missing:
-            log.warn(f"{where}: {prefix}capabilities.{k}: not granted (not in ocipy's own bounding set): "
-                     + ", ".join(capsmod.mask_to_names(missing)))
-            caps[k] &= own
-    lost = caps["ambient"] & ~(caps["permitted"] & caps["inheritable"] & caps["bounding"])
-    if lost:
-        log.warn(f"{prefix}capabilities.ambient: not granted (an ambient capability must also be "
-                 "bounding, permitted and inheritable): " + ", ".join(capsmod.mask_to_names(lost)), quiet=True)
-        caps["ambient"] &= ~lost
-    return caps
-
-
-def _own_bounding(last_cap: int) -> int:
-    """The capabilities this process may still hand on (its bounding set)."""
-    from ocipy.syscalls import PR_CAPBSET_READ, prctl
-
-    mask = 0
-    for cap in range(last_cap + 1):
-        if prctl(PR_CAPBSET_READ, cap):
-            mask |= 1 << cap
-    return mask
 
 
 def _idmap(maps, field: str) -> str:

@@ -180,3 +180,42 @@ def merge(base: dict | None, add=(), drop=(), sets: tuple = SETS) -> dict:
         elif cur is not None:
             out[s] = list(cur)
     return out
+
+
+def grantable_caps(cfg: dict, last_cap: int, where: str, prefix: str) -> dict:
+    """The five capability masks of a process (init or exec) as they can
+    really be granted. config.md: a capability that cannot be mapped or
+    granted MUST be logged as a warning, and runtimes SHOULD NOT fail; so
+    unknown names, capabilities outside ocipy's own bounding set, and ambient
+    ones not also bounding+permitted+inheritable are warned about and
+    dropped. The last is what runc's own default spec asks for on every run
+    (runc drops them silently): that warning goes to --log only.
+    (Here, not in launcher.plan: `exec` needs it without the plan module.)"""
+    from ocipy import log
+
+    caps = {k: caps_to_mask(cfg.get(k) or [], last_cap, f"{prefix}capabilities.{k}", filename=where, warn=log.warn)
+            for k in ("bounding", "effective", "permitted", "inheritable", "ambient")}
+    own = own_bounding(last_cap)
+    for k in caps:
+        missing = caps[k] & ~own
+        if missing:
+            log.warn(f"{where}: {prefix}capabilities.{k}: not granted (not in ocipy's own bounding set): "
+                     + ", ".join(mask_to_names(missing)))
+            caps[k] &= own
+    lost = caps["ambient"] & ~(caps["permitted"] & caps["inheritable"] & caps["bounding"])
+    if lost:
+        log.warn(f"{prefix}capabilities.ambient: not granted (an ambient capability must also be "
+                 "bounding, permitted and inheritable): " + ", ".join(mask_to_names(lost)), quiet=True)
+        caps["ambient"] &= ~lost
+    return caps
+
+
+def own_bounding(last_cap: int) -> int:
+    """The capabilities this process may still hand on (its bounding set)."""
+    from ocipy.syscalls import PR_CAPBSET_READ, prctl
+
+    mask = 0
+    for cap in range(last_cap + 1):
+        if prctl(PR_CAPBSET_READ, cap):
+            mask |= 1 << cap
+    return mask

@@ -47,3 +47,33 @@ def test_lifecycle_imports_nothing_forbidden(runtime, bundle, tmp_path):
         assert "ocipy.main" in got, "the probe did not see ocipy's imports"
         seen[args[0]] = sorted(got & FORBIDDEN)
     assert all(not v for v in seen.values()), seen
+
+
+# exec's common path (`exec ID CMD...`) needs neither the create-time plan
+# (launcher.plan, spec.mounts: ~1.5M instructions) nor `run`'s module
+EXEC_NOT = FORBIDDEN | {"ocipy.launcher.plan", "ocipy.spec.mounts", "ocipy.commands.run", "ocipy.cgroups"}
+
+
+def test_exec_imports_only_what_it_uses(runtime, bundle, tmp_path):
+    b = bundle(["sleep", "100"])
+    for args in (["create", "--bundle", b, "hx"], ["start", "hx"]):
+        r = subprocess.run(runtime.cmd(*args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=60)
+        assert r.returncode == 0, args
+    launcher = os.environ.get("OCIPY")
+    if launcher:
+        with open(launcher) as f:
+            interp = f.readline()[2:].split()[0]
+        base = [interp, "-X", "importtime", "-I", "-S", launcher]
+    else:
+        code = f"import sys; sys.path.insert(0, {REPO!r}); from ocipy.main import main; main()"
+        base = [sys.executable, "-X", "importtime", "-I", "-S", "-c", code]
+    err = tmp_path / "err"
+    with open(err, "w") as ef:
+        r = subprocess.run(base + ["--root", runtime.root, "exec", "hx", "/bin/true"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=ef, timeout=60)
+    text = err.read_text()
+    assert r.returncode == 0, text[-2000:]
+    got = _imported(text)
+    assert "ocipy.launcher.execproc" in got, "the probe did not see exec's imports"
+    assert not (got & EXEC_NOT), sorted(got & EXEC_NOT)
