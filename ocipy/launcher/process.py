@@ -153,7 +153,50 @@ def fix_stdio_owner(plan) -> None:
                 raise OcipyError(f"stdio fd {fd}: chown to {plan.uid}: {os.strerror(e.errno)}") from None
 
 
-def set_credentials(plan, warn) -> None:
+def can_wait_in_trampoline(plan) -> bool:
+    """Whether exec_waiting may work: memfd exec here and a seccomp filter
+    (loaded or about to be) letting every call of the wait mode through."""
+    from ocipy.launcher import trampoline
+
+    if not trampoline.can_wait():
+        return False
+    if plan.seccomp is None:
+        return True
+    from ocipy import seccomp
+
+    return seccomp.allows_memfd_exec(plan.seccomp) and seccomp.allows_trampoline_wait(plan.seccomp)
+
+
+def spare_gid(gid: int) -> int:
+    """A gid other than `gid` that this user namespace maps (its
+    /proc/self/gid_map), or -1. exec_waiting execs the trampoline with it
+    as the real gid: an execve with real != effective gid leaves the process
+    non-dumpable (kernel: begin_new_exec), so no instant of the trampoline
+    is open to /proc/<pid>/fd or ptrace from the container."""
+    try:
+        with open("/proc/self/gid_map", "rb") as f:
+            lines = f.read().split(b"\n")
+    except OSError:
+        return -1
+    for line in lines:
+        f = line.split()
+        if len(f) == 3 and f[0].isdigit() and f[2].isdigit():
+            first, size = int(f[0]), int(f[2])
+            for g in (first + 1, first):  # (reset before any program runs; rather not gid 0)
+                if g != gid and g < first + size:
+                    return g
+    return -1
+
+
+_spare_saved = -1  # the spare gid set_credentials left as the saved one (reset before any program runs)
+
+
+def set_credentials(plan, warn, saved_gid: int = -1) -> None:
+    """Bounding set, groups, gid, uid, capabilities, no_new_privs, umask.
+    saved_gid (spare_gid), when given, becomes the saved set-group-ID:
+    exec_waiting makes it the real one for the trampoline's execve without
+    needing CAP_SETGID (the trampoline, and else exec_process, set all
+    three back to the gid)."""
     caps = plan.caps
     # bounding set first: dropping needs CAP_SETPCAP, which we may give up next
     for cap in range(plan.last_cap + 1):
@@ -169,7 +212,10 @@ def set_credentials(plan, warn) -> None:
     except OSError as e:
         raise OcipyError(f"{plan.where}: process.user.additionalGids: setgroups {plan.gids}: {os.strerror(e.errno)}") from None
     try:
-        os.setresgid(plan.gid, plan.gid, plan.gid)
+        os.setresgid(plan.gid, plan.gid, plan.gid if saved_gid < 0 else saved_gid)
+        if saved_gid >= 0:
+            global _spare_saved
+            _spare_saved = saved_gid
     except OSError as e:
         raise OcipyError(f"{plan.where}: process.user.gid: setgid {plan.gid}: {os.strerror(e.errno)}") from None
     try:
@@ -296,12 +342,48 @@ def wait_for_start(fifo_fd: int, procfd_dir: int) -> None:
         pass
 
 
-def exec_process(plan, path: str, keep_fds: int, keep_fd: int = -1) -> None:
+def exec_waiting(plan, path: str, fifo_fd: int) -> None:
+    """The init, set up and acknowledged: exec the trampoline in its wait
+    mode (launcher.trampoline), which waits for `start` on exec.fifo and
+    then execs the program, so that the interpreter's memory is not held
+    (and charged to the container) while it is "created". Returns, with
+    nothing lost, when that is not possible: no memfd exec here, a seccomp
+    filter refusing the wait's calls, or no /proc in the container that
+    leads to exec.fifo (the trampoline reopens it through /proc/self/fd,
+    never through a host fd); the caller then waits itself."""
+    import _signal
+
+    from ocipy.launcher import trampoline
+
+    if _spare_saved < 0 or not trampoline.can_wait():  # (no spare gid: see set_credentials)
+        return
+    try:
+        seen, fifo = os.stat(f"/proc/self/fd/{fifo_fd}"), os.fstat(fifo_fd)
+    except OSError:
+        return
+    if (seen.st_dev, seen.st_ino) != (fifo.st_dev, fifo.st_ino):
+        return
+    # the handlers the caller installed die at execve: the signals wait,
+    # blocked, until the trampoline has its own (a pid namespace's init
+    # would drop them meanwhile)
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, trampoline.WAIT_SIGNALS)
+    try:
+        os.setresgid(_spare_saved, plan.gid, plan.gid)  # real != effective: the execve leaves us non-dumpable
+        exec_process(plan, path, plan.preserve_fds, wait_fd=fifo_fd)
+    except OSError:
+        pass
+    finally:  # not exec'd
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, trampoline.WAIT_SIGNALS)
+
+
+def exec_process(plan, path: str, keep_fds: int, keep_fd: int = -1, wait_fd: int = -1) -> None:
     """Close every fd but stdio, the --preserve-fds ones (made inheritable)
     and `keep_fd` (a CLOEXEC error pipe for exec: it closes at execve, which
     its reader takes as success), restore the signal dispositions Python
     changed, and execve. A failing execve raises OcipyError when there is
-    such a pipe to report it on, else is printed on the process's stderr."""
+    such a pipe to report it on, else is printed on the process's stderr.
+    With wait_fd (exec_waiting), the fds are only marked close-on-exec and
+    a trampoline that cannot be exec'd returns."""
     import _signal
 
     # Python ignores SIGPIPE and SIGXFSZ; an ignored disposition survives
@@ -315,6 +397,23 @@ def exec_process(plan, path: str, keep_fds: int, keep_fd: int = -1) -> None:
         except OSError:
             pass
     env = dict(e.split("=", 1) for e in plan.env)
+    if wait_fd < 0 and _spare_saved >= 0:  # never exec the program with the spare gid still real or saved
+        try:
+            os.setresgid(plan.gid, plan.gid, plan.gid)
+        except OSError as e:
+            os.write(2, f"ocipy: exec {plan.args[0]}: setresgid {plan.gid}: {os.strerror(e.errno)}\n".encode())
+            os._exit(127)
+    if wait_fd >= 0:
+        if wait_fd < keep:
+            return
+        try:  # CLOSE_RANGE_CLOEXEC: the execve closes them (and a failed one leaves them)
+            if wait_fd > keep:
+                sc.close_range(keep, wait_fd - 1, 4)
+            sc.close_range(wait_fd + 1, 0xFFFFFFFF, 4)
+            trampoline_execve(path, plan.args, env, prefix=f"ocipy: exec {plan.args[0]}: ", wait_fd=wait_fd)
+        except (SysError, OSError):
+            pass
+        return
     if keep_fd >= keep:
         if keep_fd > keep:
             sc.close_range(keep, keep_fd - 1)
@@ -324,11 +423,15 @@ def exec_process(plan, path: str, keep_fds: int, keep_fd: int = -1) -> None:
     try:
         # through the sealed memfd trampoline: /proc/self/exe is never the
         # host's interpreter when the program is exec'd (CVE-2019-5736)
-        from ocipy.launcher import trampoline
-
-        trampoline.execve(path, plan.args, env, keep_fd, f"ocipy: exec {plan.args[0]}: ")
+        trampoline_execve(path, plan.args, env, keep_fd, f"ocipy: exec {plan.args[0]}: ")
     except OSError as e:
         if keep_fd >= 0:
             raise OcipyError(f'exec: "{plan.args[0]}": {go_strerror(e.errno)}') from None
         os.write(2, f"ocipy: exec {plan.args[0]}: {os.strerror(e.errno)}\n".encode())
         os._exit(127)
+
+
+def trampoline_execve(*args, **kw) -> None:
+    from ocipy.launcher import trampoline
+
+    trampoline.execve(*args, **kw)

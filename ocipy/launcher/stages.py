@@ -734,7 +734,11 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     process.set_process_attrs(plan)
     if plan.seccomp is not None and not plan.nnp:  # needs CAP_SYS_ADMIN: before the drop (runc's order)
         _load_seccomp(ch, plan)
-    process.set_credentials(plan, lambda msg: ch.send("warn", msg))
+    # a spare gid for the trampoline's wait (process.exec_waiting), unless startContainer hooks run here
+    spare = -1
+    if not (hk and hk.get("startContainer")) and process.can_wait_in_trampoline(plan):
+        spare = process.spare_gid(plan.gid)
+    process.set_credentials(plan, lambda msg: ch.send("warn", msg), spare)
     path = process.find_executable(plan)
     if plan.seccomp is not None and plan.nnp:  # as late as the listener hand-off allows (runc's order)
         _load_seccomp(ch, plan)
@@ -752,6 +756,9 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     if hk and hk.get("startContainer"):
         _start_with_hooks(plan, hk["startContainer"], fifo_fd, procfd_dir)
     else:
+        # the trampoline waits for `start` in our place (the interpreter's
+        # ~4 MiB freed while "created"); returns when it cannot
+        process.exec_waiting(plan, path, fifo_fd)
         process.wait_for_start(fifo_fd, procfd_dir)
     process.exec_process(plan, path, plan.preserve_fds)
 
@@ -768,6 +775,10 @@ def _load_seccomp(ch, plan) -> None:
         from ocipy.launcher import trampoline
 
         trampoline.DISABLED = True
+    elif not seccomp.allows_trampoline_wait(plan.seccomp):  # then wait for `start` in Python
+        from ocipy.launcher import trampoline
+
+        trampoline.WAIT_DISABLED = True
 
 
 def _base_state(plan) -> dict:

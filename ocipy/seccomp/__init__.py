@@ -108,6 +108,26 @@ def allows_memfd_exec(f: Filter) -> bool:
         return False
 
 
+# the calls of the trampoline's wait mode (the init of a created container):
+# prctl(PR_SET_DUMPABLE, 0), getegid, setresgid, rt_sigaction and rt_sigprocmask(SIG_UNBLOCK),
+# openat(AT_FDCWD, "/proc/self/fd/N", O_WRONLY|O_CLOEXEC), fstat, write,
+# close, sched_yield, exit_group (its signal handlers), execve, exit
+_WAIT_X86_64 = ((157, (4, 0)), (108, ()), (119, ()), *((13, (s, 0, 0, 8)) for s in (1, 2, 3, 10, 12, 14, 15)), (14, (1, 0, 0, 8)),
+                (257, (-100, 0, 0o2000001, 0)), (5, ()), (1, ()), (3, ()), (24, ()), (231, ()), (59, ()),
+                (60, ()))
+
+
+def allows_trampoline_wait(f: Filter) -> bool:
+    """Whether the filter lets the trampoline's wait mode through (else the
+    init waits for `start` itself, as before)."""
+    from ocipy.seccomp import bpf
+
+    try:
+        return all(bpf.allows(f.bpf, nr, args) for nr, args in _WAIT_X86_64)
+    except ValueError:
+        return False
+
+
 # --- kept for `exec` (runc applies the container's filter to exec'd processes) ----
 def save(f: Filter, state_dir: str) -> dict:
     """Write the program beside state.json; returns the record for state.json."""

@@ -351,6 +351,15 @@ def test_memfd_exec_check():
             assert not seccomp.allows_memfd_exec(build(sec)), (name, action)
 
 
+def test_trampoline_wait_check():
+    assert seccomp.allows_trampoline_wait(build(docker_profile()))
+    assert seccomp.allows_trampoline_wait(build({"defaultAction": "SCMP_ACT_ALLOW"}))
+    for name in ("sched_yield", "rt_sigaction", "openat", "setresgid", "prctl", "fstat"):
+        sec = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": [name], "action": "SCMP_ACT_KILL_PROCESS"}]}
+        assert not seccomp.allows_trampoline_wait(build(sec)), name
+        assert seccomp.allows_memfd_exec(build(sec)) or name == "fstat", name
+
+
 def test_cache_reuses_exactly_the_same_profile(tmp_path):
     d = str(tmp_path / "cache")
     os.mkdir(d)

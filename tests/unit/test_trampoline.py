@@ -71,3 +71,71 @@ def test_success_closes_the_error_pipe():
     assert p.poll() is None
     p.kill()
     p.wait()
+
+
+# --- wait mode: the created container's init (process.exec_waiting) ----------------
+_WAIT = """
+import os, signal, sys
+from ocipy.launcher import trampoline as t
+fifo = sys.argv[1]
+fd = os.dup2(os.open(fifo, os.O_PATH | os.O_CLOEXEC), 9, inheritable=False)
+os.setresgid(1, 65534, 65534)  # real != effective: non-dumpable from the execve on
+os.setresuid(65534, 65534, 65534)
+signal.pthread_sigmask(signal.SIG_BLOCK, t.WAIT_SIGNALS)
+os.closerange(3, 9)
+t.execve('/bin/sh', ['sh', '-c', 'echo "ran $(id -g) $(id -rg)"'], {'PATH': '/bin'}, prefix='p: ', wait_fd=9)
+print('not exec', flush=True)
+"""
+
+
+def _waiter(tmp_path):
+    fifo = tmp_path / "exec.fifo"
+    os.mkfifo(fifo)
+    os.chmod(fifo, 0o622)
+    os.chmod(tmp_path, 0o755)
+    p = subprocess.Popen([sys.executable, "-c", _WAIT, str(fifo)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env={"PYTHONPATH": os.getcwd(), "PATH": "/usr/bin:/bin"})
+    for _ in range(200):  # until it waits as the trampoline
+        try:
+            if os.readlink(f"/proc/{p.pid}/exe").startswith("/memfd:ocipy-exec"):
+                break
+        except OSError:
+            pass
+        import time
+
+        time.sleep(0.01)
+    else:
+        p.kill()
+        pytest.fail(f"the trampoline never waited: {p.communicate()}")
+    return p, fifo
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root: sets ids")
+def test_wait_mode_waits_for_start_non_dumpable_then_execs(tmp_path):
+    p, fifo = _waiter(tmp_path)
+    try:
+        # non-dumpable: its /proc/<pid>/fd belongs to root, not to its uid 65534
+        assert os.stat(f"/proc/{p.pid}/fd").st_uid == 0
+        assert sorted(os.listdir(f"/proc/{p.pid}/fd")) == ["0", "1", "2", "9"]
+        assert p.poll() is None, "it must wait for start"
+        fd = os.open(fifo, os.O_RDONLY)  # what `start` does
+        try:
+            assert os.read(fd, 1) == b"0"
+        finally:
+            os.close(fd)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert out == "ran 65534 65534\n"  # the real gid set back to the effective one
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root: sets ids")
+@pytest.mark.parametrize("sig", [1, 2, 3, 10, 12, 14, 15])
+def test_wait_mode_signals_end_it_as_the_python_init(tmp_path, sig):
+    p, _ = _waiter(tmp_path)
+    os.kill(p.pid, sig)
+    p.communicate(timeout=10)
+    assert p.returncode == 128 + sig
