@@ -62,10 +62,11 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
 
     st.validate_id(cid)
     config, bundle, rootfs = load_bundle(bundle)
-    if (config.get("linux") or {}).get("seccomp") is not None:  # compiled programs kept per --root
+    if (config.get("linux") or {}).get("seccomp") is not None:  # compiled programs are cached
         from ocipy import seccomp
+        from ocipy.seccomp.compiler import CACHE_DIR
 
-        seccomp.cache_dir = os.path.join(os.path.abspath(root), ".seccomp-cache")
+        seccomp.cache_dir = CACHE_DIR
     # socket activation (runc): fds 3.. that systemd passed us go on first,
     # then the --preserve-fds ones; the process learns it from LISTEN_FDS
     listen = planmod.listen_fds()

@@ -53,7 +53,7 @@ class Filter:
 
 
 # where compiled programs are kept for the next create with the same profile
-# (stages.create sets <root>/.seccomp-cache; "" = no cache)
+# (stages.create sets compiler.CACHE_DIR; "" = no cache)
 cache_dir = ""
 
 

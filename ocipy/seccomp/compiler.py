@@ -245,13 +245,31 @@ def _libseccomp(sec: dict, where: str, default: int, rules: list, all_names: dic
     return bpf
 
 
-# -- the cache of compiled programs (<root>/.seccomp-cache, root only) -------------------
+# -- the cache of compiled programs (/var/cache/ocipy/seccomp, root only) ---------------
+# Not under --root: a cache is no container state (a root with no container
+# stays empty), and every root shares it (the key is the exact profile).
 # A file per profile, named by a CRC of its key and holding the whole key:
 # a hit is an exact match of the profile's text, libseccomp's version and
 # the architecture, never a mere CRC match. Bump CACHE_FORMAT when what is
 # compiled changes (the stub, the rules' semantics).
 CACHE_FORMAT = "ocipy-seccomp-1"
 CACHE_MAX = 32  # files; beyond it the directory is emptied (profiles seldom vary)
+CACHE_DIR = "/var/cache/ocipy/seccomp"
+
+
+def _cache_dir_ok(cache_dir: str) -> bool:
+    """The directory and its parent are ours and writable by nobody else
+    (a program planted by another user would be a filter bypass)."""
+    import stat
+
+    for d in (cache_dir, os.path.dirname(cache_dir)):
+        try:
+            st = os.lstat(d)
+        except OSError:
+            return False
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            return False
+    return True
 
 
 def _cache_path(cache_dir: str, key: bytes) -> str:
@@ -261,6 +279,8 @@ def _cache_path(cache_dir: str, key: bytes) -> str:
 
 
 def _cache_get(cache_dir: str, key: bytes) -> bytes:
+    if not _cache_dir_ok(cache_dir):
+        return b""
     try:
         with open(_cache_path(cache_dir, key), "rb") as f:
             data = f.read()
@@ -275,10 +295,13 @@ def _cache_get(cache_dir: str, key: bytes) -> bytes:
 def _cache_put(cache_dir: str, key: bytes, bpf: bytes) -> None:
     """Best effort (tmp file + rename): a failure only costs the next compile."""
     try:
-        try:
-            os.mkdir(cache_dir, 0o700)  # in an existing --root only (create makes that one 0700)
-        except FileExistsError:
-            pass
+        for d in (os.path.dirname(cache_dir), cache_dir):  # (/var/cache itself must exist)
+            try:
+                os.mkdir(d, 0o700)
+            except FileExistsError:
+                pass
+        if not _cache_dir_ok(cache_dir):
+            return
         names = os.listdir(cache_dir)
         if len(names) >= CACHE_MAX:
             for n in names:

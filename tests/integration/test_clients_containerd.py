@@ -175,7 +175,7 @@ class Ctr:
             self("containers", "rm", cid)
         rdir = os.path.join(self.root, NS)
         state = [n for n in os.listdir(rdir) if not n.startswith(".")] if os.path.isdir(rdir) else []
-        if state:       # (dot-entries are no container: ocipy's .seccomp-cache)
+        if state:       # (dot-entries are no container)
             left.append(f"runtime state in {rdir}: {state}")
         if not cl.wait_until(lambda: not self.ctx.d.shims(), 10):
             left.append(f"shims: {self.ctx.d.shims()}")

@@ -161,7 +161,7 @@ class Docker:
             self("rm", "-f", *ps)
         rroot = os.path.join(self.ctx.d.exec_root, "runtime-runc", "moby")
         state = [n for n in os.listdir(rroot) if not n.startswith(".")] if os.path.isdir(rroot) else []
-        if state:       # (dot-entries are no container: ocipy's .seccomp-cache)
+        if state:       # (dot-entries are no container)
             left.append(f"runtime state in {rroot}: {state}")
         for top in cl.cgroup_dirs(self.cg):
             subs = [n for n in os.listdir(top) if os.path.isdir(os.path.join(top, n))]

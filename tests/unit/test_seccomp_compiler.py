@@ -390,6 +390,26 @@ def test_cache_reuses_exactly_the_same_profile(tmp_path):
 
 
 def test_cache_dir_missing_is_no_cache(tmp_path):
-    d = str(tmp_path / "no" / "cache")
+    d = str(tmp_path / "no" / "such" / "cache")  # only the last two levels are made
     compiler.compile_seccomp(docker_profile(), "config.json", cache_dir=d)
     assert not os.path.exists(tmp_path / "no")
+
+
+def test_cache_dir_writable_by_others_is_not_used(tmp_path):
+    """A program planted in a directory another user can write would be a
+    filter bypass: such a cache is neither read nor written."""
+    parent = tmp_path / "ocipy"
+    parent.mkdir(mode=0o700)
+    d = parent / "seccomp"
+    d.mkdir(mode=0o700)
+    compiler.compile_seccomp(docker_profile(), "config.json", cache_dir=str(d))
+    assert len(os.listdir(d)) == 1  # the sane directory is used
+    for n in os.listdir(d):
+        os.unlink(d / n)
+    os.chmod(d, 0o777)
+    compiler.compile_seccomp(docker_profile(), "config.json", cache_dir=str(d))
+    assert os.listdir(d) == []
+    os.chmod(d, 0o700)
+    os.chmod(parent, 0o757)
+    compiler.compile_seccomp(docker_profile(), "config.json", cache_dir=str(d))
+    assert os.listdir(d) == []
