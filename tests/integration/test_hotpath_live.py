@@ -23,16 +23,21 @@ def _imported(stderr: str) -> set:
     return names
 
 
-def test_lifecycle_imports_nothing_forbidden(runtime, bundle, tmp_path):
-    b = bundle(["sleep", "100"])
+def importtime_argv() -> list:
+    """The CLI under test run with -X importtime: its launcher's interpreter
+    and flags when $OCIPY is a launcher, else this checkout's ocipy.main."""
     launcher = os.environ.get("OCIPY")
     if launcher:
         with open(launcher) as f:
             interp = f.readline()[2:].split()[0]
-        base = [interp, "-X", "importtime", "-I", "-S", launcher]
-    else:
-        code = f"import sys; sys.path.insert(0, {REPO!r}); from ocipy.main import main; main()"
-        base = [sys.executable, "-X", "importtime", "-I", "-S", "-c", code]
+        return [interp, "-X", "importtime", "-I", "-S", launcher]
+    code = f"import sys; sys.path.insert(0, {REPO!r}); from ocipy.main import main; main()"
+    return [sys.executable, "-X", "importtime", "-I", "-S", "-c", code]
+
+
+def test_lifecycle_imports_nothing_forbidden(runtime, bundle, tmp_path):
+    b = bundle(["sleep", "100"])
+    base = importtime_argv()
     base += ["--root", runtime.root]
     seen = {}
     for args in (["create", "--bundle", b, "hot"], ["state", "hot"], ["start", "hot"], ["list"],
@@ -60,14 +65,7 @@ def test_exec_imports_only_what_it_uses(runtime, bundle, tmp_path):
         r = subprocess.run(runtime.cmd(*args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=60)
         assert r.returncode == 0, args
-    launcher = os.environ.get("OCIPY")
-    if launcher:
-        with open(launcher) as f:
-            interp = f.readline()[2:].split()[0]
-        base = [interp, "-X", "importtime", "-I", "-S", launcher]
-    else:
-        code = f"import sys; sys.path.insert(0, {REPO!r}); from ocipy.main import main; main()"
-        base = [sys.executable, "-X", "importtime", "-I", "-S", "-c", code]
+    base = importtime_argv()
     err = tmp_path / "err"
     with open(err, "w") as ef:
         r = subprocess.run(base + ["--root", runtime.root, "exec", "hx", "/bin/true"], stdin=subprocess.DEVNULL,

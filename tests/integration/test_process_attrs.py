@@ -625,18 +625,9 @@ def test_features_load_only_when_configured(runtime, bundle, sdnotify, host_sock
     """create/start/exec of a plain container never import the LSM or
     sd_notify code (nor socket); with NOTIFY_SOCKET set they do (the probe
     sees them)."""
-    import sys
+    from test_hotpath_live import _imported, importtime_argv
 
-    from test_hotpath_live import _imported
-
-    launcher = os.environ.get("OCIPY")
-    if launcher:
-        with open(launcher) as f:
-            interp = f.readline()[2:].split()[0]
-        base = [interp, "-X", "importtime", "-I", "-S", launcher]
-    else:
-        code = f"import sys; sys.path.insert(0, {REPO!r}); from ocipy.main import main; main()"
-        base = [sys.executable, "-X", "importtime", "-I", "-S", "-c", code]
+    base = importtime_argv()
     base += ["--root", runtime.root]
     ours = {"ocipy.launcher.lsm", "ocipy.launcher.notify", "socket"}
 
