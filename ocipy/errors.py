@@ -39,10 +39,10 @@ class SysError(OcipyError):
         self.errno = err
         self.op = op
         self.context = context
-        import os
+        import posix
 
         what = op + (" " + context if context else "")
-        super().__init__(f"{what}: {os.strerror(err)}")
+        super().__init__(f"{what}: {posix.strerror(err)}")
 
 
 def go_strerror(err: int) -> str:

@@ -18,7 +18,7 @@ the validator.
 """
 from __future__ import annotations
 
-import os
+import posix
 
 from ocipy import state as st
 from ocipy.errors import OcipyError
@@ -28,6 +28,11 @@ from ocipy.launcher.execproc import ExecError, ExecPlan
 _PROCESS_FLAGS = (("env", "--env"), ("cwd", "--cwd"), ("user", "--user"), ("additional_gids", "--additional-gids"),
                   ("cap", "--cap"), ("tty", "--tty"), ("no_new_privs", "--no-new-privs"), ("command", "COMMAND"),
                   ("apparmor", "--apparmor"), ("process_label", "--process-label"))
+
+
+def _join(a: str, b: str) -> str:
+    """os.path.join(a, b) for a relative b, without importing os (~0.9 ms)."""
+    return a + b if not a or a.endswith("/") else f"{a}/{b}"
 
 
 def run(g: dict, p: dict) -> int:
@@ -57,6 +62,8 @@ def _run(g: dict, p: dict) -> int:
         raise ExecError("--console-socket given but the process has no terminal (use --tty)")
     pid_file = p.get("pid_file") or ""
     if pid_file:
+        import os.path
+
         pid_file = os.path.abspath(pid_file)
         if not os.path.isdir(os.path.dirname(pid_file)):
             raise ExecError(f"--pid-file {pid_file}: {os.path.dirname(pid_file)}: no such directory")
@@ -75,16 +82,16 @@ def _run(g: dict, p: dict) -> int:
         try:
             st.write_atomic(pid_file, str(pid), 0o644)
         except OSError as e:
-            raise ExecError(f"--pid-file {pid_file}: {os.strerror(e.errno)}") from None
+            raise ExecError(f"--pid-file {pid_file}: {posix.strerror(e.errno)}") from None
     if pidfd_sock >= 0:
         from ocipy.launcher.process import send_fd
 
-        fd = os.pidfd_open(pid)
+        fd = posix.pidfd_open(pid)
         try:
             send_fd(pidfd_sock, fd, "pidfd")
         finally:
-            os.close(fd)
-            os.close(pidfd_sock)
+            posix.close(fd)
+            posix.close(pidfd_sock)
     if detach:
         return 0
     if started.console >= 0:
@@ -93,7 +100,7 @@ def _run(g: dict, p: dict) -> int:
         try:
             proxy(started.console, pid)
         finally:
-            os.close(started.console)
+            posix.close(started.console)
     from ocipy.signals import wait_forwarding
 
     return wait_forwarding(pid)
@@ -105,12 +112,12 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
     from ocipy.jsonlite import JSONError, loads
 
     bundle = c.state.get("bundle") or ""
-    cfg_path = os.path.join(bundle, "config.json")
+    cfg_path = _join(bundle, "config.json")
     try:
         with open(cfg_path, "rb") as f:
             config = loads(f.read())
     except OSError as e:
-        raise ExecError(f"{cfg_path}: {os.strerror(e.errno)} (the container's bundle)") from None
+        raise ExecError(f"{cfg_path}: {posix.strerror(e.errno)} (the container's bundle)") from None
     except JSONError as e:
         raise ExecError(f"{cfg_path}: invalid JSON: {e.msg}: line {e.lineno} column {e.colno}") from None
     if not isinstance(config, dict):
@@ -120,6 +127,8 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
     if p.get("process"):
         from ocipy.spec.load import read_json_file
         from ocipy.spec.validate import validate
+
+        import os.path
 
         where = os.path.abspath(p["process"])
         proc = read_json_file(where, pipe_ok=True)
@@ -312,6 +321,8 @@ def _cgroup_dirs(c: st.Container, subs: list) -> list:
         return dirs
     by_ctrl = dict(getattr(mgr, "paths", None) or {})
     unified = getattr(mgr, "unified", None) or getattr(mgr, "dir", None)
+    import os.path
+
     chosen = {d: d for d in dirs}
     for spec in subs:
         ctrl, _, sub = spec.rpartition(":")

@@ -60,7 +60,7 @@ children only. Only this module and launcher/stages.py fork.
 """
 from __future__ import annotations
 
-import os
+import posix
 
 from ocipy.errors import OcipyError
 
@@ -105,19 +105,19 @@ def open_container(c, plan: ExecPlan) -> _Opened:
         for group, out in ((PARENT_NS, o.parent_ns), (CHILD_NS, o.child_ns)):
             for name, flag in group:
                 try:
-                    fd = os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+                    fd = posix.open(f"/proc/{pid}/ns/{name}", posix.O_RDONLY | posix.O_CLOEXEC)
                 except OSError as e:
                     if name == "time" and e.errno == 2:  # a kernel without time namespaces
                         continue
                     if not c.init_alive():
                         raise _gone(c) from None
-                    raise ExecError(f"/proc/{pid}/ns/{name}: {os.strerror(e.errno)}") from None
-                if os.fstat(fd).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
-                    os.close(fd)  # the container shares ours: nothing to join
+                    raise ExecError(f"/proc/{pid}/ns/{name}: {posix.strerror(e.errno)}") from None
+                if posix.fstat(fd).st_ino == posix.stat(f"/proc/self/ns/{name}").st_ino:
+                    posix.close(fd)  # the container shares ours: nothing to join
                     continue
                 out.append((name, flag, _above(fd, low)))
         try:
-            o.root = _above(os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), low)
+            o.root = _above(posix.open(f"/proc/{pid}/root", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC), low)
         except OSError:
             raise _gone(c) from None
         for d in plan.cgroup_dirs:
@@ -130,29 +130,37 @@ def open_container(c, plan: ExecPlan) -> _Opened:
     return o
 
 
+def _isdir(path: str) -> bool:
+    """os.path.isdir without importing os."""
+    try:
+        return posix.stat(path).st_mode & 0o170000 == 0o040000
+    except (OSError, ValueError):
+        return False
+
+
 def _open_join_file(d: str) -> int:
     """v1: `tasks` (moves the one thread we are, without cgroup.procs'
     threadgroup lock and its RCU grace period); cgroup2 has only cgroup.procs."""
     for name in ("tasks", "cgroup.procs"):
-        path = os.path.join(d, name)
+        path = d + name if not d or d.endswith("/") else f"{d}/{name}"  # os.path.join
         try:
-            return os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            return posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)
         except FileNotFoundError:
-            if name == "tasks" and os.path.isdir(d):
+            if name == "tasks" and _isdir(d):
                 continue
             raise ExecError(f"joining the container's cgroup: {d}: no such cgroup") from None
         except OSError as e:
-            raise ExecError(f"joining the container's cgroup: {path}: {os.strerror(e.errno)}") from None
+            raise ExecError(f"joining the container's cgroup: {path}: {posix.strerror(e.errno)}") from None
     raise ExecError(f"joining the container's cgroup: {d}: no cgroup.procs")  # not reached
 
 
 def close_opened(o: _Opened) -> None:
     for _, _, fd in o.parent_ns + o.child_ns:
-        os.close(fd)
+        posix.close(fd)
     for fd in o.cgroup:
-        os.close(fd)
+        posix.close(fd)
     if o.root >= 0:
-        os.close(o.root)
+        posix.close(o.root)
     o.parent_ns, o.child_ns, o.cgroup, o.root = [], [], [], -1
 
 
@@ -167,7 +175,7 @@ def _above(fd: int, low: int) -> int:
     import fcntl
 
     nfd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
-    os.close(fd)
+    posix.close(fd)
     return nfd
 
 
@@ -194,7 +202,7 @@ def start(plan: ExecPlan, o: _Opened, *, console_socket: str = "", own_console: 
 
             a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             our_console, console_fd = a.detach(), _above(b.detach(), low)
-    rfd, wfd = os.pipe2(os.O_CLOEXEC)
+    rfd, wfd = posix.pipe2(posix.O_CLOEXEC)
     rfd, wfd = _above(rfd, low), _above(wfd, low)
     sync = None
     if plan.seccomp is not None and plan.seccomp.notify:  # listener fd hand-off (ocipy.seccomp.notify)
@@ -210,28 +218,28 @@ def start(plan: ExecPlan, o: _Opened, *, console_socket: str = "", own_console: 
 
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        pid = posix.fork()
         if pid == 0:
             code = 1
             try:
-                os.close(rfd)
+                posix.close(rfd)
                 if our_console >= 0:
-                    os.close(our_console)
+                    posix.close(our_console)
                 _child(plan, o, console_fd, wfd)
             except BaseException as e:  # noqa: BLE001 - everything must reach stage 0
                 _report(wfd, e)
             finally:
-                os._exit(code)
+                posix._exit(code)
     except BaseException:
         for fd in (rfd, wfd, console_fd, our_console):
             if fd >= 0:
-                os.close(fd)
+                posix.close(fd)
         raise
     finally:
         close_opened(o)
-    os.close(wfd)
+    posix.close(wfd)
     if console_fd >= 0:
-        os.close(console_fd)
+        posix.close(console_fd)
     try:
         master = -1
         if our_console >= 0:
@@ -245,7 +253,7 @@ def start(plan: ExecPlan, o: _Opened, *, console_socket: str = "", own_console: 
         err = _read_all(rfd) if sync is None else sync.parent(rfd, plan.seccomp, pid)
         if err:
             if master >= 0:
-                os.close(master)
+                posix.close(master)
             _reap(pid)
             from ocipy.launcher.trampoline import describe
 
@@ -254,9 +262,9 @@ def start(plan: ExecPlan, o: _Opened, *, console_socket: str = "", own_console: 
             _reap(pid)
             raise ExecError("terminal: no pty master received from the container")
     finally:
-        os.close(rfd)
+        posix.close(rfd)
         if our_console >= 0:
-            os.close(our_console)
+            posix.close(our_console)
     return Started(pid, master)
 
 
@@ -284,7 +292,7 @@ def _preload(plan: ExecPlan) -> None:
 
 def _reap(pid: int) -> None:
     try:
-        os.waitpid(pid, 0)
+        posix.waitpid(pid, 0)
     except ChildProcessError:
         pass
 
@@ -292,7 +300,7 @@ def _reap(pid: int) -> None:
 def _read_all(fd: int) -> bytes:
     chunks = []
     while True:
-        b = os.read(fd, 4096)
+        b = posix.read(fd, 4096)
         if not b:
             return b"".join(chunks)
         chunks.append(b)
@@ -306,7 +314,7 @@ def _connect(path: str) -> int:
         s.connect(path)
     except OSError as e:
         s.close()
-        raise ExecError(f"--console-socket {path}: {os.strerror(e.errno) if e.errno else e}") from None
+        raise ExecError(f"--console-socket {path}: {posix.strerror(e.errno) if e.errno else e}") from None
     return s.detach()
 
 
@@ -320,7 +328,7 @@ def _report(wfd: int, e: BaseException) -> None:
     else:
         msg = f"internal error: {type(e).__name__}: {e}"
     try:
-        os.write(wfd, msg.encode(errors="replace"))
+        posix.write(wfd, msg.encode(errors="replace"))
     except OSError:
         pass
 
@@ -337,9 +345,9 @@ def _child(plan: ExecPlan, o: _Opened, console_fd: int, wfd: int) -> None:
     # the cgroup first: as host root, from the host's cgroup namespace
     for fd in o.cgroup:
         try:
-            os.write(fd, b"0")
+            posix.write(fd, b"0")
         except OSError as e:
-            raise OcipyError(f"joining the container's cgroup: {os.strerror(e.errno)}") from None
+            raise OcipyError(f"joining the container's cgroup: {posix.strerror(e.errno)}") from None
     if plan.cpu_affinity:
         _set_affinity(plan, 1)  # .final: once in the cgroup (a cpuset may have reset it)
     process.set_oom_score_adj(plan)
@@ -347,13 +355,13 @@ def _child(plan: ExecPlan, o: _Opened, console_fd: int, wfd: int) -> None:
     for name, flag, fd in o.child_ns:
         sc.setns(fd, flag, context=f"{name} namespace of the container")
     if o.root >= 0:
-        os.fchdir(o.root)
-        os.chroot(".")
+        posix.fchdir(o.root)
+        posix.chroot(".")
     try:
         chdir_in_root(plan.cwd)  # never through a magic link (CVE-2024-21626 class)
     except OSError as e:
         raise OcipyError(f"{plan.where}: process.cwd: chdir {plan.cwd}: {e.strerror}") from None
-    os.setsid()
+    posix.setsid()
     if plan.terminal:
         _setup_terminal(plan, console_fd)
     process.complete_env(plan)
@@ -361,7 +369,7 @@ def _child(plan: ExecPlan, o: _Opened, console_fd: int, wfd: int) -> None:
     process.fix_stdio_owner(plan)
     if plan.seccomp is not None and not plan.nnp:  # needs CAP_SYS_ADMIN: before the drop (runc's order)
         _load_seccomp(plan)
-    process.set_credentials(plan, lambda msg: os.write(2, f"ocipy: warning: {msg}\n".encode()))
+    process.set_credentials(plan, lambda msg: posix.write(2, f"ocipy: warning: {msg}\n".encode()))
     path = process.find_executable(plan)
     if plan.seccomp is not None and plan.nnp:
         _load_seccomp(plan)
@@ -406,30 +414,30 @@ def _setup_terminal(plan: ExecPlan, console_fd: int) -> None:
     from ocipy.launcher.process import send_fd
 
     try:
-        master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK)
+        master = posix.open("/dev/ptmx", posix.O_RDWR | posix.O_NOCTTY | posix.O_CLOEXEC | posix.O_NONBLOCK)
     except OSError as e:
-        raise OcipyError(f"terminal: open /dev/ptmx in the container: {os.strerror(e.errno)}") from None
-    if not stat.S_ISCHR(os.fstat(master).st_mode):
+        raise OcipyError(f"terminal: open /dev/ptmx in the container: {posix.strerror(e.errno)}") from None
+    if not stat.S_ISCHR(posix.fstat(master).st_mode):
         raise OcipyError("terminal: /dev/ptmx in the container is not a character device")
-    os.set_blocking(master, True)
+    posix.set_blocking(master, True)
     TIOCSPTLCK, TIOCGPTN, TIOCSWINSZ, TIOCSCTTY, TIOCGPTPEER = 0x40045431, 0x80045430, 0x5414, 0x540E, 0x5441
     try:
         fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
         n = struct.unpack("i", fcntl.ioctl(master, TIOCGPTN, struct.pack("i", 0)))[0]
-        slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+        slave = fcntl.ioctl(master, TIOCGPTPEER, posix.O_RDWR | posix.O_NOCTTY)
     except OSError as e:
-        raise OcipyError(f"terminal: /dev/ptmx in the container: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"terminal: /dev/ptmx in the container: {posix.strerror(e.errno)}") from None
     if plan.console_size:
         h, w = plan.console_size
         fcntl.ioctl(master, TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
     send_fd(console_fd, master, f"/dev/pts/{n}")
-    os.close(master)
-    os.close(console_fd)
+    posix.close(master)
+    posix.close(console_fd)
     fcntl.ioctl(slave, TIOCSCTTY, 0)
     for i in (0, 1, 2):
-        os.dup2(slave, i)
+        posix.dup2(slave, i)
     if slave > 2:
-        os.close(slave)
+        posix.close(slave)
 
 
 def _exec(plan: ExecPlan, path: str, wfd: int) -> None:

@@ -11,7 +11,7 @@ Order matters and follows the kernel's rules:
 """
 from __future__ import annotations
 
-import os
+import posix
 
 from ocipy import syscalls as sc
 from ocipy.errors import OcipyError, SysError, go_strerror
@@ -24,7 +24,7 @@ def set_rlimits(plan) -> None:
         try:
             resource.setrlimit(res, (soft, hard))
         except (OSError, ValueError) as e:
-            why = os.strerror(e.errno) if isinstance(e, OSError) and e.errno else str(e)
+            why = posix.strerror(e.errno) if isinstance(e, OSError) and e.errno else str(e)
             cur = resource.getrlimit(res)
             hint = " (raising the hard limit needs CAP_SYS_RESOURCE)" if hard > cur[1] else ""
             raise OcipyError(f"{plan.where}: process.rlimits: {name} soft={soft} hard={hard}: {why}{hint}") from None
@@ -42,7 +42,7 @@ def set_oom_score_adj(plan) -> None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(plan.oom))
     except OSError as e:
-        raise OcipyError(f"{plan.where}: process.oomScoreAdj: {plan.oom}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: process.oomScoreAdj: {plan.oom}: {posix.strerror(e.errno)}") from None
 
 
 def complete_env(plan) -> None:
@@ -109,22 +109,22 @@ def reopen_dev_null() -> None:
     as under runc and no fd of a host device node stays in the container.
     Skipped when the container's /dev/null is not the 1:3 character device."""
     try:
-        fd = os.open("/dev/null", os.O_RDWR | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC)
+        fd = posix.open("/dev/null", posix.O_RDWR | posix.O_NOFOLLOW | posix.O_NOCTTY | posix.O_CLOEXEC)
     except OSError:
         return
     try:
-        null = os.fstat(fd)
-        if (null.st_mode & 0o170000) != 0o020000 or null.st_rdev != os.makedev(1, 3):
+        null = posix.fstat(fd)
+        if (null.st_mode & 0o170000) != 0o020000 or null.st_rdev != posix.makedev(1, 3):
             return
         for n in (0, 1, 2):
             try:
-                s = os.fstat(n)
+                s = posix.fstat(n)
             except OSError:
                 continue
             if (s.st_mode & 0o170000) == 0o020000 and s.st_rdev == null.st_rdev:
-                os.dup2(fd, n)
+                posix.dup2(fd, n)
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def fix_stdio_owner(plan) -> None:
@@ -138,7 +138,7 @@ def fix_stdio_owner(plan) -> None:
         return
     for fd in (0, 1, 2):
         try:
-            s = os.fstat(fd)
+            s = posix.fstat(fd)
         except OSError:
             continue
         if s.st_uid == plan.uid:
@@ -147,10 +147,10 @@ def fix_stdio_owner(plan) -> None:
         if not (st.S_ISFIFO(s.st_mode) or st.S_ISSOCK(s.st_mode) or ours):
             continue
         try:
-            os.fchown(fd, plan.uid, plan.gid)
+            posix.fchown(fd, plan.uid, plan.gid)
         except OSError as e:
             if e.errno not in (22, 1, 30):  # EINVAL, EPERM (unmapped owner), EROFS: leave it
-                raise OcipyError(f"stdio fd {fd}: chown to {plan.uid}: {os.strerror(e.errno)}") from None
+                raise OcipyError(f"stdio fd {fd}: chown to {plan.uid}: {posix.strerror(e.errno)}") from None
 
 
 def can_wait_in_trampoline(plan) -> bool:
@@ -208,20 +208,20 @@ def set_credentials(plan, warn, saved_gid: int = -1) -> None:
                     raise
     sc.prctl(sc.PR_SET_KEEPCAPS, 1, context="PR_SET_KEEPCAPS")
     try:
-        os.setgroups(plan.gids)
+        posix.setgroups(plan.gids)
     except OSError as e:
-        raise OcipyError(f"{plan.where}: process.user.additionalGids: setgroups {plan.gids}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: process.user.additionalGids: setgroups {plan.gids}: {posix.strerror(e.errno)}") from None
     try:
-        os.setresgid(plan.gid, plan.gid, plan.gid if saved_gid < 0 else saved_gid)
+        posix.setresgid(plan.gid, plan.gid, plan.gid if saved_gid < 0 else saved_gid)
         if saved_gid >= 0:
             global _spare_saved
             _spare_saved = saved_gid
     except OSError as e:
-        raise OcipyError(f"{plan.where}: process.user.gid: setgid {plan.gid}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: process.user.gid: setgid {plan.gid}: {posix.strerror(e.errno)}") from None
     try:
-        os.setresuid(plan.uid, plan.uid, plan.uid)
+        posix.setresuid(plan.uid, plan.uid, plan.uid)
     except OSError as e:
-        raise OcipyError(f"{plan.where}: process.user.uid: setuid {plan.uid}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: process.user.uid: setuid {plan.uid}: {posix.strerror(e.errno)}") from None
     try:
         sc.capset(caps["effective"], caps["permitted"], caps["inheritable"])
     except SysError as e:
@@ -236,11 +236,11 @@ def set_credentials(plan, warn, saved_gid: int = -1) -> None:
                     # config.md: a capability that cannot be granted MUST be
                     # logged as a warning; runtimes SHOULD NOT fail
                     warn(f"process.capabilities.ambient: cannot raise capability {cap}: "
-                         f"{os.strerror(e.errno)} (it must be in permitted and inheritable)")
+                         f"{posix.strerror(e.errno)} (it must be in permitted and inheritable)")
     sc.prctl(sc.PR_SET_KEEPCAPS, 0, context="PR_SET_KEEPCAPS")
     if plan.nnp:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1, context="PR_SET_NO_NEW_PRIVS")
-    os.umask(plan.umask)
+    posix.umask(plan.umask)
 
 
 def find_executable(plan) -> str:
@@ -253,24 +253,24 @@ def find_executable(plan) -> str:
         _check_exec(name, name)
         return name
     for d in lookup_path(plan.env).split(":"):
-        cand = os.path.join(d or ".", name)
+        cand = f"{d}/{name}" if d and not d.endswith("/") else (d or "./") + name  # os.path.join(d or ".", name)
         try:
-            st = os.stat(cand)
+            st = posix.stat(cand)
         except OSError:
             continue
-        if (st.st_mode & 0o170000) == 0o100000 and os.access(cand, os.X_OK):
+        if (st.st_mode & 0o170000) == 0o100000 and posix.access(cand, posix.X_OK):
             return cand
     raise OcipyError(f'exec: "{name}": executable file not found in $PATH')
 
 
 def _check_exec(path: str, name: str) -> None:
     try:
-        st = os.stat(path)
+        st = posix.stat(path)
     except OSError as e:
         raise OcipyError(f'exec: "{name}": stat {path}: {go_strerror(e.errno)}') from None
     if (st.st_mode & 0o170000) != 0o100000:
         raise OcipyError(f'exec: "{name}": {path} is not a regular file')
-    if not os.access(path, os.X_OK):
+    if not posix.access(path, posix.X_OK):
         raise OcipyError(f'exec: "{name}": {path}: permission denied')
 
 
@@ -283,7 +283,7 @@ def setup_terminal(plan, rfs, console_sock: int) -> int:
     import struct
 
     try:
-        master = rfs.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
+        master = rfs.open("/dev/ptmx", posix.O_RDWR | posix.O_NOCTTY)
     except SysError as e:
         raise OcipyError(f"terminal: open /dev/ptmx in the container: {e} (is devpts mounted at /dev/pts?)") from None
     TIOCSPTLCK, TIOCGPTN, TIOCSWINSZ, TIOCSCTTY = 0x40045431, 0x80045430, 0x5414, 0x540E
@@ -292,7 +292,7 @@ def setup_terminal(plan, rfs, console_sock: int) -> int:
     slave_path = f"/dev/pts/{n}"
     # the slave through the master (TIOCGPTPEER), never a path lookup that
     # something in the rootfs could redirect (CVE-2025-52565 class)
-    slave = fcntl.ioctl(master, 0x5441, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    slave = fcntl.ioctl(master, 0x5441, posix.O_RDWR | posix.O_NOCTTY | posix.O_CLOEXEC)
     if plan.console_size:
         h, w = plan.console_size
         fcntl.ioctl(master, TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
@@ -301,25 +301,25 @@ def setup_terminal(plan, rfs, console_sock: int) -> int:
     try:
         sc.mount(f"/proc/self/fd/{slave}", f"/proc/self/fd/{cfd}", None, sc.MS_BIND, context="bind /dev/console")
     finally:
-        os.close(cfd)
+        posix.close(cfd)
     send_fd(console_sock, master, slave_path)
-    os.close(master)
+    posix.close(master)
     fcntl.ioctl(slave, TIOCSCTTY, 0)
     for i in (0, 1, 2):
-        os.dup2(slave, i)
+        posix.dup2(slave, i)
     if slave > 2:
-        os.close(slave)
+        posix.close(slave)
     return n
 
 
 def send_fd(sock: int, fd: int, name: str) -> None:
     import socket
 
-    s = socket.socket(fileno=os.dup(sock))
+    s = socket.socket(fileno=posix.dup(sock))
     try:
         s.sendmsg([name.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fd.to_bytes(4, "little"))])
     except OSError as e:
-        raise OcipyError(f"--console-socket: sending the pty master: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"--console-socket: sending the pty master: {posix.strerror(e.errno)}") from None
     finally:
         s.close()
 
@@ -327,17 +327,17 @@ def send_fd(sock: int, fd: int, name: str) -> None:
 def wait_for_start(fifo_fd: int, procfd_dir: int) -> None:
     """Block until `start` opens exec.fifo for reading (via our O_PATH fd,
     through the host /proc opened before pivot_root), then tell it we go."""
-    fd = os.open(str(fifo_fd), os.O_WRONLY | os.O_CLOEXEC, dir_fd=procfd_dir)
+    fd = posix.open(str(fifo_fd), posix.O_WRONLY | posix.O_CLOEXEC, dir_fd=procfd_dir)
     try:
-        os.write(fd, b"0")
+        posix.write(fd, b"0")
     finally:
-        os.close(fd)
+        posix.close(fd)
     # `start` woke us by opening the fifo and the scheduler let us run first
     # (a long sleeper preempts the waker): give the CPU back so that `start`
     # reads the byte and exits before our exec work (~1-5 ms on a busy host
     # otherwise counted in `start`)
     try:
-        os.sched_yield()
+        posix.sched_yield()
     except OSError:  # a seccomp profile may refuse it (loaded by now): a hint only
         pass
 
@@ -358,7 +358,7 @@ def exec_waiting(plan, path: str, fifo_fd: int) -> None:
     if _spare_saved < 0 or not trampoline.can_wait():  # (no spare gid: see set_credentials)
         return
     try:
-        seen, fifo = os.stat(f"/proc/self/fd/{fifo_fd}"), os.fstat(fifo_fd)
+        seen, fifo = posix.stat(f"/proc/self/fd/{fifo_fd}"), posix.fstat(fifo_fd)
     except OSError:
         return
     if (seen.st_dev, seen.st_ino) != (fifo.st_dev, fifo.st_ino):
@@ -368,7 +368,7 @@ def exec_waiting(plan, path: str, fifo_fd: int) -> None:
     # would drop them meanwhile)
     _signal.pthread_sigmask(_signal.SIG_BLOCK, trampoline.WAIT_SIGNALS)
     try:
-        os.setresgid(_spare_saved, plan.gid, plan.gid)  # real != effective: the execve leaves us non-dumpable
+        posix.setresgid(_spare_saved, plan.gid, plan.gid)  # real != effective: the execve leaves us non-dumpable
         exec_process(plan, path, plan.preserve_fds, wait_fd=fifo_fd)
     except OSError:
         pass
@@ -393,16 +393,16 @@ def exec_process(plan, path: str, keep_fds: int, keep_fd: int = -1, wait_fd: int
     keep = 3 + keep_fds
     for fd in range(3, keep):
         try:
-            os.set_inheritable(fd, True)
+            posix.set_inheritable(fd, True)
         except OSError:
             pass
     env = dict(e.split("=", 1) for e in plan.env)
     if wait_fd < 0 and _spare_saved >= 0:  # never exec the program with the spare gid still real or saved
         try:
-            os.setresgid(plan.gid, plan.gid, plan.gid)
+            posix.setresgid(plan.gid, plan.gid, plan.gid)
         except OSError as e:
-            os.write(2, f"ocipy: exec {plan.args[0]}: setresgid {plan.gid}: {os.strerror(e.errno)}\n".encode())
-            os._exit(127)
+            posix.write(2, f"ocipy: exec {plan.args[0]}: setresgid {plan.gid}: {posix.strerror(e.errno)}\n".encode())
+            posix._exit(127)
     if wait_fd >= 0:
         if wait_fd < keep:
             return
@@ -427,8 +427,8 @@ def exec_process(plan, path: str, keep_fds: int, keep_fd: int = -1, wait_fd: int
     except OSError as e:
         if keep_fd >= 0:
             raise OcipyError(f'exec: "{plan.args[0]}": {go_strerror(e.errno)}') from None
-        os.write(2, f"ocipy: exec {plan.args[0]}: {os.strerror(e.errno)}\n".encode())
-        os._exit(127)
+        posix.write(2, f"ocipy: exec {plan.args[0]}: {posix.strerror(e.errno)}\n".encode())
+        posix._exit(127)
 
 
 def trampoline_execve(*args, **kw) -> None:

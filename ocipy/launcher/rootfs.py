@@ -19,7 +19,7 @@ reach the host's /proc. Safety rules kept here:
 """
 from __future__ import annotations
 
-import os
+import posix
 import stat
 
 from ocipy import syscalls as sc
@@ -44,6 +44,24 @@ DEV_SYMLINKS = (
 )
 
 
+def _exists(path: str) -> bool:
+    """os.path.exists without importing os (rootfs is on exec's path)."""
+    try:
+        posix.stat(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _lexists(path: str) -> bool:
+    """os.path.lexists without importing os."""
+    try:
+        posix.lstat(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def fdpath(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
@@ -53,14 +71,14 @@ class Rootfs:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.fd = posix.open(path, posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
 
-    def open(self, path: str, flags: int = os.O_PATH, resolve: int = _RES) -> int:
+    def open(self, path: str, flags: int = posix.O_PATH, resolve: int = _RES) -> int:
         return sc.openat2(self.fd, path.lstrip("/") or ".", flags, resolve)
 
     def exists(self, path: str) -> bool:
         try:
-            os.close(self.open(path))
+            posix.close(self.open(path))
             return True
         except SysError as e:
             if e.errno in (2, 20):  # ENOENT, ENOTDIR
@@ -75,18 +93,18 @@ class Rootfs:
         (what runc's securejoin does), never outside."""
         parts = [p for p in path.split("/") if p and p != "."]
         try:
-            return self.open("/".join(parts), os.O_PATH | os.O_DIRECTORY)
+            return self.open("/".join(parts), posix.O_PATH | posix.O_DIRECTORY)
         except SysError as e:
             if e.errno != 2:
                 raise SysError(e.errno, "mkdir", self.path + "/" + "/".join(parts)) from None
-        cur = os.dup(self.fd)
+        cur = posix.dup(self.fd)
         done: list[str] = []
         try:
             for i, comp in enumerate(parts):
                 done.append(comp)
                 rel = "/".join(done)
                 try:
-                    nfd = self.open(rel, os.O_PATH | os.O_DIRECTORY)
+                    nfd = self.open(rel, posix.O_PATH | posix.O_DIRECTORY)
                 except SysError as e:
                     if e.errno != 2:
                         raise SysError(e.errno, "mkdir", f"{self.path}/{rel}") from None
@@ -94,20 +112,20 @@ class Rootfs:
                     if target is not None:
                         if _depth > 40:
                             raise SysError(40, "mkdir", f"{self.path}/{rel}") from None
-                        os.close(cur)
+                        posix.close(cur)
                         cur = -1
                         return self.mkdir_all(target + "/" + "/".join(parts[i + 1:]), mode, _depth + 1)
                     try:
-                        os.mkdir(comp, mode, dir_fd=cur)
+                        posix.mkdir(comp, mode, dir_fd=cur)
                     except OSError as e2:
                         raise SysError(e2.errno, "mkdir", f"{self.path}/{rel}") from None
-                    nfd = self.open(rel, os.O_PATH | os.O_DIRECTORY)
-                os.close(cur)
+                    nfd = self.open(rel, posix.O_PATH | posix.O_DIRECTORY)
+                posix.close(cur)
                 cur = nfd
             return cur
         except BaseException:
             if cur >= 0:
-                os.close(cur)
+                posix.close(cur)
             raise
 
     @staticmethod
@@ -115,7 +133,7 @@ class Rootfs:
         """If `name` in dirfd is a symlink (that did not resolve), the
         container path it points to; else None."""
         try:
-            target = os.readlink(name, dir_fd=dirfd)
+            target = posix.readlink(name, dir_fd=dirfd)
         except OSError:
             return None
         if target.startswith("/"):
@@ -129,8 +147,8 @@ class Rootfs:
         dfd = self.mkdir_all(parent)
         try:
             try:
-                fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dfd)
-                os.close(fd)
+                fd = posix.open(name, posix.O_CREAT | posix.O_WRONLY | posix.O_NOFOLLOW | posix.O_CLOEXEC, 0o644, dir_fd=dfd)
+                posix.close(fd)
             except OSError as e:
                 if e.errno == 40:  # ELOOP: a symlink, which must resolve in root
                     if self.exists(path):
@@ -142,7 +160,7 @@ class Rootfs:
                 elif e.errno not in (21, 26, 6):  # EISDIR, ETXTBSY, ENXIO: exists
                     raise SysError(e.errno, "create mount point", self.path + path) from None
         finally:
-            os.close(dfd)
+            posix.close(dfd)
 
 
     def console_mountpoint(self) -> int:
@@ -154,21 +172,21 @@ class Rootfs:
         dfd = self.mkdir_all("/dev")
         try:
             try:
-                st = os.stat("console", dir_fd=dfd, follow_symlinks=False)
+                st = posix.stat("console", dir_fd=dfd, follow_symlinks=False)
                 if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode)):
                     if stat.S_ISDIR(st.st_mode):
                         raise SysError(21, "bind pty on", self.path + "/dev/console")
-                    os.unlink("console", dir_fd=dfd)
+                    posix.unlink("console", dir_fd=dfd)
                     raise FileNotFoundError
             except FileNotFoundError:
                 try:
-                    os.close(os.open("console", os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    posix.close(posix.open("console", posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY | posix.O_NOFOLLOW | posix.O_CLOEXEC,
                                      0o600, dir_fd=dfd))
                 except OSError as e:
                     raise SysError(e.errno, "create", self.path + "/dev/console") from None
-            return sc.openat2(dfd, "console", os.O_PATH, _RES | sc.RESOLVE_NO_SYMLINKS | sc.RESOLVE_NO_XDEV)
+            return sc.openat2(dfd, "console", posix.O_PATH, _RES | sc.RESOLVE_NO_SYMLINKS | sc.RESOLVE_NO_XDEV)
         finally:
-            os.close(dfd)
+            posix.close(dfd)
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -228,11 +246,11 @@ def _mount_one(plan, rfs: Rootfs, dest: str, mtype: str, source, opts, is_bind: 
         if not source:
             raise OcipyError("bind mount needs a source")
         try:
-            st = os.stat(source) if tree < 0 else os.fstat(tree)
+            st = posix.stat(source) if tree < 0 else posix.fstat(tree)
         except OSError as e:
             raise SysError(e.errno, "stat source", source) from None
         if stat.S_ISDIR(st.st_mode):
-            os.close(rfs.mkdir_all(dest))
+            posix.close(rfs.mkdir_all(dest))
         else:
             rfs.ensure_file(dest)
         fd = rfs.open(dest)
@@ -241,12 +259,12 @@ def _mount_one(plan, rfs: Rootfs, dest: str, mtype: str, source, opts, is_bind: 
                 try:
                     sc.move_mount(tree, fd, context=f"idmapped bind {source}")
                 finally:
-                    os.close(tree)
+                    posix.close(tree)
             else:
                 flags = sc.MS_BIND | (sc.MS_REC if opts.rbind else 0)
                 sc.mount(source, fdpath(fd), None, flags, context=f"bind {source}")
         finally:
-            os.close(fd)
+            posix.close(fd)
         # bind ignores other flags: apply them by a remount of the new mount
         if opts.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT):
             _remount(rfs, dest, opts.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT))
@@ -262,7 +280,7 @@ def _mount_one(plan, rfs: Rootfs, dest: str, mtype: str, source, opts, is_bind: 
                 pass
             sc.mount(src, fdpath(fd), mtype, opts.flags & ~sc.MS_REMOUNT, data, context=f"{mtype} ({src})")
         finally:
-            os.close(fd)
+            posix.close(fd)
     _propagate_and_rec(rfs, dest, opts)
 
 
@@ -285,7 +303,7 @@ def _remount_entry(rfs: Rootfs, dest: str, mtype: str, opts, own_sb: bool) -> No
         keep = _locked_flags(p) & (sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
         sc.mount(None, p, None, sc.MS_BIND | sc.MS_REMOUNT | flags | keep, context=f"remount {dest}")
     finally:
-        os.close(fd)
+        posix.close(fd)
     _propagate_and_rec(rfs, dest, opts)
 
 
@@ -299,14 +317,14 @@ def _propagate_and_rec(rfs: Rootfs, dest: str, opts) -> None:
         if opts.rec_set or opts.rec_clr:
             sc.mount_setattr(fd, opts.rec_set, opts.rec_clr, True, context=dest)
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def _locked_flags(path: str) -> int:
     """Flags of the mount at `path` a remount must keep (in a user namespace
     the kernel refuses to clear nosuid/nodev/noexec/ro/atime locked by the
     parent namespace)."""
-    sv = os.statvfs(path)
+    sv = posix.statvfs(path)
     keep = 0
     for st_flag, ms_flag in ((1, sc.MS_RDONLY), (2, sc.MS_NOSUID), (4, sc.MS_NODEV), (8, sc.MS_NOEXEC),
                              (1024, sc.MS_NOATIME), (2048, sc.MS_NODIRATIME), (4096, sc.MS_RELATIME)):
@@ -322,7 +340,7 @@ def _remount(rfs: Rootfs, dest: str, flags: int) -> None:
         keep = _locked_flags(p) & (sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
         sc.mount(None, p, None, sc.MS_BIND | sc.MS_REMOUNT | flags | keep, context=f"remount {dest}")
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def _mount_cgroup(plan, rfs: Rootfs, dest: str, opts) -> None:
@@ -349,7 +367,7 @@ def _mount_cgroup(plan, rfs: Rootfs, dest: str, opts) -> None:
         sc.mount("tmpfs", fdpath(fd), "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755",
                  context="tmpfs for cgroups")
     finally:
-        os.close(fd)
+        posix.close(fd)
     for mp, fstype, sopts in hier:
         name = mp[len("/sys/fs/cgroup"):].strip("/")
         if not name:
@@ -367,7 +385,7 @@ def _mount_cgroup(plan, rfs: Rootfs, dest: str, opts) -> None:
     try:
         sc.mount_setattr(fd, attrs, 0, True, context=f"cgroup mounts at {dest}")
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 0x1, 0x2, 0x4, 0x8
@@ -376,12 +394,12 @@ MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 0x1,
 def _bind_cgroup(rfs: Rootfs, src, dest: str, flags: int) -> None:
     if not src:
         return
-    os.close(rfs.mkdir_all(dest))
+    posix.close(rfs.mkdir_all(dest))
     fd = rfs.open(dest)
     try:
         sc.mount(src, fdpath(fd), None, sc.MS_BIND | sc.MS_REC, context=f"bind cgroup {src}")
     finally:
-        os.close(fd)
+        posix.close(fd)
     if flags:
         _remount(rfs, dest, flags)
 
@@ -394,7 +412,7 @@ def _dev_num(t: str) -> int:
 def _kind(st) -> str:
     m = st.st_mode
     if stat.S_ISCHR(m) or stat.S_ISBLK(m):
-        return f"{'character' if stat.S_ISCHR(m) else 'block'} device {os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+        return f"{'character' if stat.S_ISCHR(m) else 'block'} device {posix.major(st.st_rdev)}:{posix.minor(st.st_rdev)}"
     return ("directory" if stat.S_ISDIR(m) else "symbolic link" if stat.S_ISLNK(m) else
             "fifo" if stat.S_ISFIFO(m) else "socket" if stat.S_ISSOCK(m) else "regular file")
 
@@ -413,9 +431,9 @@ def create_device(rfs: Rootfs, path: str, t: str, major: int, minor: int, mode: 
     dfd = rfs.mkdir_all(parent)
     try:
         want = _dev_num(t)
-        dev = os.makedev(major, minor) if t != "p" else 0
+        dev = posix.makedev(major, minor) if t != "p" else 0
         try:
-            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            st = posix.stat(name, dir_fd=dfd, follow_symlinks=False)
             match = stat.S_IFMT(st.st_mode) == want and (t == "p" or st.st_rdev == dev)
             if where and not match:
                 kinds = {"c": "character device", "u": "character device", "b": "block device", "p": "fifo"}
@@ -427,37 +445,37 @@ def create_device(rfs: Rootfs, path: str, t: str, major: int, minor: int, mode: 
             if stat.S_ISDIR(st.st_mode):
                 raise SysError(21, "create device", path)
             if not bind_host or not stat.S_ISREG(st.st_mode):
-                os.unlink(name, dir_fd=dfd)  # inside the rootfs only; never followed
+                posix.unlink(name, dir_fd=dfd)  # inside the rootfs only; never followed
         except FileNotFoundError:
             pass
         if bind_host:
             # in a user namespace mknod is refused: bind the host's node
-            if not os.path.lexists(f"{fdpath(dfd)}/{name}"):
-                os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dfd))
-            fd = sc.openat2(dfd, name, os.O_PATH, _RES)
+            if not _lexists(f"{fdpath(dfd)}/{name}"):
+                posix.close(posix.open(name, posix.O_CREAT | posix.O_WRONLY | posix.O_NOFOLLOW | posix.O_CLOEXEC, 0o644, dir_fd=dfd))
+            fd = sc.openat2(dfd, name, posix.O_PATH, _RES)
             try:
                 sc.mount(path, fdpath(fd), None, sc.MS_BIND, context=f"bind device {path}")
             finally:
-                os.close(fd)
+                posix.close(fd)
             return
         try:
-            os.mknod(name, want | (mode & 0o7777), dev, dir_fd=dfd)
+            posix.mknod(name, want | (mode & 0o7777), dev, dir_fd=dfd)
         except OSError as e:
             raise SysError(e.errno, "mknod", path) from None
         _fix(dfd, name, mode, uid, gid)
     finally:
-        os.close(dfd)
+        posix.close(dfd)
 
 
 def _fix(dfd: int, name: str, mode: int, uid: int, gid: int) -> None:
     # mknod's mode went through the umask, and it is owned by us: fix both,
     # on this very entry (no symlink following)
-    fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+    fd = posix.open(name, posix.O_PATH | posix.O_NOFOLLOW | posix.O_CLOEXEC, dir_fd=dfd)
     try:
-        os.chmod(fdpath(fd), mode & 0o7777)
-        os.chown(fdpath(fd), uid, gid)
+        posix.chmod(fdpath(fd), mode & 0o7777)
+        posix.chown(fdpath(fd), uid, gid)
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def setup_dev(plan, rfs: Rootfs) -> None:
@@ -474,31 +492,31 @@ def setup_dev(plan, rfs: Rootfs) -> None:
     dfd = rfs.mkdir_all("/dev")
     try:
         links = list(DEV_SYMLINKS)
-        if os.path.exists("/proc/kcore"):
+        if _exists("/proc/kcore"):
             links.append(("/proc/kcore", "/dev/core"))
         if rfs.exists("/dev/pts/ptmx"):
             links.append(("pts/ptmx", "/dev/ptmx"))
         for target, link in links:
             name = link[len("/dev/"):]
             try:
-                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                st = posix.stat(name, dir_fd=dfd, follow_symlinks=False)
                 if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-                    os.unlink(name, dir_fd=dfd)
+                    posix.unlink(name, dir_fd=dfd)
                 else:
                     continue
             except FileNotFoundError:
                 pass
-            os.symlink(target, name, dir_fd=dfd)
+            posix.symlink(target, name, dir_fd=dfd)
     finally:
-        os.close(dfd)
+        posix.close(dfd)
 
 
 # --- masks and read-only paths ---------------------------------------------------
 def open_host_devnull() -> int:
-    fd = os.open("/dev/null", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
-    st = os.fstat(fd)
-    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
-        os.close(fd)
+    fd = posix.open("/dev/null", posix.O_PATH | posix.O_NOFOLLOW | posix.O_CLOEXEC)
+    st = posix.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != posix.makedev(1, 3):
+        posix.close(fd)
         raise OcipyError("/dev/null on the host is not the null device: refusing to mask with it")
     return fd
 
@@ -512,7 +530,7 @@ def mask_paths(plan, rfs: Rootfs, devnull_fd: int) -> None:
                 continue
             raise OcipyError(f"{plan.where}: linux.maskedPaths: {path}: {e}") from None
         try:
-            st = os.fstat(fd)
+            st = posix.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
                 sc.mount("tmpfs", fdpath(fd), "tmpfs", sc.MS_RDONLY, None, context=f"mask {path}")
             else:
@@ -520,7 +538,7 @@ def mask_paths(plan, rfs: Rootfs, devnull_fd: int) -> None:
         except SysError as e:
             raise OcipyError(f"{plan.where}: linux.maskedPaths: {path}: {e}") from None
         finally:
-            os.close(fd)
+            posix.close(fd)
 
 
 def readonly_paths(plan, rfs: Rootfs) -> None:
@@ -536,7 +554,7 @@ def readonly_paths(plan, rfs: Rootfs) -> None:
         except SysError as e:
             raise OcipyError(f"{plan.where}: linux.readonlyPaths: {path}: {e}") from None
         finally:
-            os.close(fd)
+            posix.close(fd)
         try:
             _remount(rfs, path, sc.MS_RDONLY | sc.MS_REC)
         except SysError as e:
@@ -551,19 +569,19 @@ def chdir_in_root(cwd: str) -> None:
     can become the process's cwd (CVE-2024-21626 class). Checked again
     with getcwd, which fails for a directory outside the root. Raises
     OSError (the callers name process.cwd)."""
-    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root = posix.open("/", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
     try:
-        fd = sc.openat2(root, cwd.lstrip("/") or ".", os.O_PATH | os.O_DIRECTORY, _RES)
+        fd = sc.openat2(root, cwd.lstrip("/") or ".", posix.O_PATH | posix.O_DIRECTORY, _RES)
     except SysError as e:
-        raise OSError(e.errno, os.strerror(e.errno)) from None
+        raise OSError(e.errno, posix.strerror(e.errno)) from None
     finally:
-        os.close(root)
+        posix.close(root)
     try:
-        os.fchdir(fd)
+        posix.fchdir(fd)
     finally:
-        os.close(fd)
+        posix.close(fd)
     try:
-        os.getcwd()
+        posix.getcwd()
     except FileNotFoundError:  # glibc: the cwd is unreachable from our root
         raise OSError(18, "outside the container's root") from None
 
@@ -577,22 +595,22 @@ def remount_root_readonly(rfs: Rootfs) -> None:
 def pivot(plan) -> None:
     """Make the rootfs '/', leaving nothing of the host mounted inside."""
     if plan.no_pivot:
-        os.chdir(plan.rootfs)
+        posix.chdir(plan.rootfs)
         sc.mount(plan.rootfs, "/", None, sc.MS_MOVE, context="move rootfs to /")
-        os.chroot(".")
-        os.chdir("/")
+        posix.chroot(".")
+        posix.chdir("/")
         return
-    new = os.open(plan.rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
-    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    new = posix.open(plan.rootfs, posix.O_DIRECTORY | posix.O_RDONLY | posix.O_CLOEXEC)
+    old = posix.open("/", posix.O_DIRECTORY | posix.O_RDONLY | posix.O_CLOEXEC)
     try:
-        os.fchdir(new)
+        posix.fchdir(new)
         sc.pivot_root(".", ".")
         # the old root is now stacked under '.': detach it, slave first so
         # the unmount cannot propagate to the host
-        os.fchdir(old)
+        posix.fchdir(old)
         sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC, context="old root")
         sc.umount2(".", sc.MNT_DETACH)
-        os.chdir("/")
+        posix.chdir("/")
     finally:
-        os.close(new)
-        os.close(old)
+        posix.close(new)
+        posix.close(old)

@@ -26,7 +26,7 @@ trampoline.c (gcc); tests/unit/test_trampoline.py checks it is current.
 from __future__ import annotations
 
 import fcntl
-import os
+import posix
 
 MAGIC = "\x01ocipy-exec"
 CFLAGS = ["-Os", "-nostdlib", "-static", "-fno-pie", "-no-pie", "-fno-stack-protector", "-fno-builtin",
@@ -86,21 +86,21 @@ WAIT_SIGNALS = (1, 2, 3, 10, 12, 14, 15)
 def can_wait() -> bool:
     """Whether the trampoline can wait for `start` instead of the init
     (its wait mode; the fd checks are the caller's)."""
-    return not (DISABLED or WAIT_DISABLED) and os.uname().machine == MACHINE
+    return not (DISABLED or WAIT_DISABLED) and posix.uname().machine == MACHINE
 
 
 def _memfd() -> int:
     """A sealed, close-on-exec memfd holding the trampoline; -1 if refused."""
-    if os.uname().machine != MACHINE or DISABLED:
+    if posix.uname().machine != MACHINE or DISABLED:
         return -1
-    base = os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING
+    base = posix.MFD_CLOEXEC | posix.MFD_ALLOW_SEALING
     try:
         try:
-            fd = os.memfd_create("ocipy-exec", base | _MFD_EXEC)
+            fd = posix.memfd_create("ocipy-exec", base | _MFD_EXEC)
         except OSError as e:
             if e.errno != 22:  # EINVAL: a kernel before MFD_EXEC
                 raise
-            fd = os.memfd_create("ocipy-exec", base)
+            fd = posix.memfd_create("ocipy-exec", base)
     except OSError as e:
         if e.errno in _FALLBACK:
             return -1
@@ -108,10 +108,10 @@ def _memfd() -> int:
     try:
         view = memoryview(CODE)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[posix.write(fd, view):]
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
     except BaseException:
-        os.close(fd)
+        posix.close(fd)
         raise
     return fd
 
@@ -130,20 +130,20 @@ def execve(path: str, args: list, env: dict, errfd: int = -1, prefix: str = "", 
     if fd >= 0:
         passed = wait_fd if wait_fd >= 0 else errfd
         if passed >= 0:
-            os.set_inheritable(passed, True)
+            posix.set_inheritable(passed, True)
         mode = f"w{wait_fd}" if wait_fd >= 0 else str(errfd) if errfd >= 0 else "-"
         try:
-            os.execve(fd, [MAGIC, mode, prefix, path, *args], env)
+            posix.execve(fd, [MAGIC, mode, prefix, path, *args], env)
         except OSError as e:
             if e.errno not in _FALLBACK:
                 raise
         finally:  # only reached when it failed
-            os.close(fd)
+            posix.close(fd)
             if passed >= 0:
-                os.set_inheritable(passed, False)
+                posix.set_inheritable(passed, False)
     if wait_fd >= 0:
         return
-    os.execve(path, args, env)
+    posix.execve(path, args, env)
 
 
 def describe(err: bytes, name: str) -> str:
@@ -154,13 +154,14 @@ def describe(err: bytes, name: str) -> str:
         try:
             from ocipy.errors import go_strerror
         except ImportError:
-            go_strerror = os.strerror
+            go_strerror = posix.strerror
         return f'exec: "{name}": {go_strerror(n)}'
     return err.decode(errors="replace").strip()
 
 
 def build(src: str | None = None) -> bytes:
     """Compile trampoline.c with gcc (for the generator and the test)."""
+    import os.path
     import subprocess
     import tempfile
 
@@ -173,6 +174,7 @@ def build(src: str | None = None) -> bytes:
 
 
 if __name__ == "__main__":
+    import os.path
     import sys
 
     if sys.argv[1:] != ["--build"]:

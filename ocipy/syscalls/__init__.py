@@ -13,8 +13,9 @@ exec paths import this package; state/kill/delete/list never do.
 """
 from __future__ import annotations
 
-import os
+import posix
 import struct
+import sys
 
 from ocipy.errors import SysError
 from ocipy.syscalls._ffi import buffer, c_int, c_long, c_ulong, get_errno, libc
@@ -102,7 +103,7 @@ _ARCH_SYSCALLS = {
     "ioprio_set": (251, 30),
     "set_mempolicy": (238, 237),
 }
-_MACHINE = os.uname().machine
+_MACHINE = posix.uname().machine
 _ARCH_INDEX = 1 if _MACHINE in ("aarch64", "arm64") else 0
 SYS_openat2 = 437  # same number on every architecture (added after 5.x unification)
 SYS_close_range = 436
@@ -116,7 +117,7 @@ def _err(op: str, context: str = "") -> SysError:
 def _enc(s: str | bytes | None) -> bytes | None:
     if s is None or isinstance(s, bytes):
         return s
-    return os.fsencode(s)
+    return s.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())  # os.fsencode
 
 
 # --- namespaces ---------------------------------------------------------------
@@ -186,7 +187,7 @@ MOUNT_ATTR_IDMAP = 0x100000
 def open_tree(path: str, clone: bool, recursive: bool, context: str = "") -> int:
     """open_tree(2): an O_PATH-like fd of the mount at `path`; with clone a
     detached copy of it (recursive: of the whole tree below too)."""
-    flags = os.O_CLOEXEC | (OPEN_TREE_CLONE if clone else 0) | (AT_RECURSIVE if recursive else 0)
+    flags = posix.O_CLOEXEC | (OPEN_TREE_CLONE if clone else 0) | (AT_RECURSIVE if recursive else 0)
     fd = _syscall(SYS_open_tree, -100, _enc(path), flags)  # AT_FDCWD
     if fd < 0:
         raise _err("open_tree", context or path)
@@ -214,7 +215,7 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
     """openat2(2): the kernel resolves `path` under `dirfd` with `resolve`
     (RESOLVE_IN_ROOT: symlinks and '..' can never leave dirfd). Raises
     SysError; .errno tells ENOENT/ELOOP/EXDEV apart."""
-    how = struct.pack("=QQQ", flags | os.O_CLOEXEC, mode, resolve)  # struct open_how
+    how = struct.pack("=QQQ", flags | posix.O_CLOEXEC, mode, resolve)  # struct open_how
     fd = _syscall(SYS_openat2, dirfd, _enc(path), how, len(how))
     if fd < 0:
         raise _err("openat2", path)
@@ -238,11 +239,11 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
         if flags or e not in (1, 13, 38):  # EPERM/EACCES (a seccomp profile without it), ENOSYS
             raise _err("close_range")
         # fd by fd, as runc does (a container's seccomp filter may be loaded already)
-        for name in os.listdir("/proc/self/fd"):
+        for name in posix.listdir("/proc/self/fd"):
             fd = int(name)
             if first <= fd <= last:
                 try:
-                    os.close(fd)
+                    posix.close(fd)
                 except OSError:
                     pass
 
@@ -388,4 +389,4 @@ def loopback_up() -> None:
         except OSError as e:
             raise SysError(e.errno, "bring up", "lo") from None
     finally:
-        os.close(fd)
+        posix.close(fd)

@@ -27,3 +27,23 @@ def test_lean_modules_import_no_os():
     got = set(r.stdout.split())
     assert "ocipy.commands.kill" in got
     assert not (got & NOT_ON_LEAN_PATH), sorted(got & NOT_ON_LEAN_PATH)
+
+
+# exec's common path (`exec ID CMD`): these modules use posix too, so exec
+# pays no `os` (~4M of its ~29M instructions); tests/integration/
+# test_hotpath_live.py checks the real command
+EXEC_PATH = ["ocipy.main", "ocipy.commands.exec", "ocipy.launcher.execproc", "ocipy.launcher.process",
+             "ocipy.launcher.rootfs", "ocipy.launcher.trampoline", "ocipy.syscalls", "ocipy.spec.caps",
+             "ocipy.spec.env", "ocipy.spec.rlimits", "ocipy.signals", "ocipy.errors"]
+NOT_ON_EXEC_PATH = {"os", "posixpath", "_collections_abc"}
+
+
+def test_exec_modules_import_no_os():
+    code = (f"import sys; sys.path.insert(0, {REPO!r}); " + "; ".join(f"import {m}" for m in EXEC_PATH)
+            + "; from ocipy.errors import SysError; str(SysError(2, 'open', 'x'))"
+            + "; from ocipy.syscalls import _enc; assert _enc('\\udcff') == b'\\xff'"
+            + "; print(' '.join(sorted(sys.modules)))")
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
+    got = set(r.stdout.split())
+    assert "ocipy.launcher.execproc" in got
+    assert not (got & NOT_ON_EXEC_PATH), sorted(got & NOT_ON_EXEC_PATH)
