@@ -16,8 +16,6 @@ is never mistaken for the runtime's). The stages: launcher/execproc.py.
 Hot path: no typing/re/json/typer/pydantic; the --process path alone loads
 the validator.
 """
-from __future__ import annotations
-
 import posix
 
 from ocipy import state as st

@@ -58,8 +58,6 @@ The only fork: stage 0 cannot become the process (it must stay outside the
 container to wait, report and forward) and the pid namespace applies to
 children only. Only this module and launcher/stages.py fork.
 """
-from __future__ import annotations
-
 import posix
 
 from ocipy.errors import OcipyError
@@ -273,16 +271,15 @@ def _preload(plan: ExecPlan) -> None:
     (where the interpreter's files are out of reach)."""
     import _signal  # noqa: F401
     import resource  # noqa: F401
-    import stat  # noqa: F401
 
     import ocipy.launcher.process  # noqa: F401
-    import ocipy.launcher.rootfs  # noqa: F401
     import ocipy.launcher.trampoline  # noqa: F401
     import ocipy.spec.env  # noqa: F401
 
     if plan.terminal:
         import fcntl  # noqa: F401
         import socket  # noqa: F401
+        import stat  # noqa: F401
         import struct  # noqa: F401
     if plan.seccomp is not None:
         import ocipy.seccomp  # noqa: F401
@@ -337,7 +334,6 @@ def _report(wfd: int, e: BaseException) -> None:
 def _child(plan: ExecPlan, o: _Opened, console_fd: int, wfd: int) -> None:
     from ocipy import syscalls as sc
     from ocipy.launcher import process
-    from ocipy.launcher.rootfs import chdir_in_root
 
     sc.prctl(PR_SET_PDEATHSIG, 9, context="PR_SET_PDEATHSIG")
     if plan.cpu_affinity:
@@ -358,7 +354,7 @@ def _child(plan: ExecPlan, o: _Opened, console_fd: int, wfd: int) -> None:
         posix.fchdir(o.root)
         posix.chroot(".")
     try:
-        chdir_in_root(plan.cwd)  # never through a magic link (CVE-2024-21626 class)
+        process.chdir_in_root(plan.cwd)  # never through a magic link (CVE-2024-21626 class)
     except OSError as e:
         raise OcipyError(f"{plan.where}: process.cwd: chdir {plan.cwd}: {e.strerror}") from None
     posix.setsid()

@@ -9,8 +9,6 @@ Order matters and follows the kernel's rules:
   -> (exec.fifo wait), close every fd but stdio and --preserve-fds,
      restore signal dispositions Python changed, execve.
 """
-from __future__ import annotations
-
 import posix
 
 from ocipy import syscalls as sc
@@ -132,10 +130,10 @@ def fix_stdio_owner(plan) -> None:
     FIFOs, a shell's pipe) and the container's own pty are chowned to the
     process uid, as runc does, so it can reopen /dev/stdout. Never a device
     node of the host (/dev/null, a host tty), never a regular file."""
-    import stat as st
-
     if plan.uid == 0:
         return
+    import _stat as st  # built in: no file to find after chroot (exec's stage 1)
+
     for fd in (0, 1, 2):
         try:
             s = posix.fstat(fd)
@@ -435,3 +433,28 @@ def trampoline_execve(*args, **kw) -> None:
     from ocipy.launcher import trampoline
 
     trampoline.execve(*args, **kw)
+
+
+def chdir_in_root(cwd: str) -> None:
+    """chdir to process.cwd once the container's root is '/' (after
+    pivot_root or chroot), the path resolved by the kernel inside that root:
+    symlinks and '..' cannot leave it, and magic links (/proc/self/fd/N,
+    /proc/<pid>/cwd) are refused, so no fd the runtime holds at that moment
+    can become the process's cwd (CVE-2024-21626 class). Checked again
+    with getcwd, which fails for a directory outside the root. Raises
+    OSError (the callers name process.cwd)."""
+    root = posix.open("/", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
+    try:
+        fd = sc.openat2(root, cwd.lstrip("/") or ".", posix.O_PATH | posix.O_DIRECTORY, sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS)
+    except SysError as e:
+        raise OSError(e.errno, posix.strerror(e.errno)) from None
+    finally:
+        posix.close(root)
+    try:
+        posix.fchdir(fd)
+    finally:
+        posix.close(fd)
+    try:
+        posix.getcwd()
+    except FileNotFoundError:  # glibc: the cwd is unreachable from our root
+        raise OSError(18, "outside the container's root") from None

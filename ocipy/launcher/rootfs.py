@@ -17,13 +17,12 @@ reach the host's /proc. Safety rules kept here:
   wrong kind (unlinked there), a linux.devices entry refuses it (an error
   naming the entry), and nothing on the host is chowned.
 """
-from __future__ import annotations
-
 import posix
 import stat
 
 from ocipy import syscalls as sc
 from ocipy.errors import OcipyError, SysError
+from ocipy.launcher.process import chdir_in_root  # noqa: F401 (there: exec needs it without this module)
 
 _RES = sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS
 
@@ -559,31 +558,6 @@ def readonly_paths(plan, rfs: Rootfs) -> None:
             _remount(rfs, path, sc.MS_RDONLY | sc.MS_REC)
         except SysError as e:
             raise OcipyError(f"{plan.where}: linux.readonlyPaths: {path}: {e}") from None
-
-
-def chdir_in_root(cwd: str) -> None:
-    """chdir to process.cwd once the container's root is '/' (after
-    pivot_root or chroot), the path resolved by the kernel inside that root:
-    symlinks and '..' cannot leave it, and magic links (/proc/self/fd/N,
-    /proc/<pid>/cwd) are refused, so no fd the runtime holds at that moment
-    can become the process's cwd (CVE-2024-21626 class). Checked again
-    with getcwd, which fails for a directory outside the root. Raises
-    OSError (the callers name process.cwd)."""
-    root = posix.open("/", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
-    try:
-        fd = sc.openat2(root, cwd.lstrip("/") or ".", posix.O_PATH | posix.O_DIRECTORY, _RES)
-    except SysError as e:
-        raise OSError(e.errno, posix.strerror(e.errno)) from None
-    finally:
-        posix.close(root)
-    try:
-        posix.fchdir(fd)
-    finally:
-        posix.close(fd)
-    try:
-        posix.getcwd()
-    except FileNotFoundError:  # glibc: the cwd is unreachable from our root
-        raise OSError(18, "outside the container's root") from None
 
 
 def remount_root_readonly(rfs: Rootfs) -> None:

@@ -23,8 +23,6 @@ directly, as before.
 `python -m ocipy.launcher.trampoline --build` rebuilds CODE from
 trampoline.c (gcc); tests/unit/test_trampoline.py checks it is current.
 """
-from __future__ import annotations
-
 import fcntl
 import posix
 

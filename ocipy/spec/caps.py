@@ -20,8 +20,6 @@ same condition is a ConfigError: for names a user typed on a command line
 
 Names are matched exactly, as runc does: "CAP_CHOWN", not "chown".
 """
-from __future__ import annotations
-
 import errno
 
 from ocipy.errors import ConfigError, SysError

@@ -12,8 +12,6 @@ surviving entry in the order of those last occurrences:
 first position; runc is the reference for a runtime, and for a program
 reading its environment the order does not matter, the value does.)
 """
-from __future__ import annotations
-
 from ocipy.errors import ConfigError
 from ocipy.jsonlite import dumps
 

@@ -6,8 +6,6 @@ which cannot be mapped to a relevant kernel interface." and "If rlimits
 contains duplicated entries with same type, the runtime MUST generate an
 error."
 """
-from __future__ import annotations
-
 from ocipy.errors import ConfigError
 
 # include/uapi/asm-generic/resource.h: the numbering of x86, arm, arm64,

@@ -11,10 +11,7 @@ module wraps libc directly, through _ffi (the few ctypes types it needs,
 defined on `_ctypes` without the ~6 ms `import ctypes`). Only the create and
 exec paths import this package; state/kill/delete/list never do.
 """
-from __future__ import annotations
-
 import posix
-import struct
 import sys
 
 from ocipy.errors import SysError
@@ -170,7 +167,7 @@ AT_RECURSIVE = 0x8000
 def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool, context: str = "") -> None:
     """Change mount attributes of the mount at fd (recursively): used for the
     spec's recursive options (rro, rnosuid...)."""
-    attr = struct.pack("=QQQQ", attr_set, attr_clr, 0, 0)  # struct mount_attr
+    attr = _words(8, attr_set, attr_clr, 0, 0)  # struct mount_attr
     flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
     if _syscall(SYS_mount_setattr, fd, b"", flags, attr, len(attr)) != 0:
         raise _err("mount_setattr", context)
@@ -198,7 +195,7 @@ def mount_setattr_idmap(fd: int, userns_fd: int, recursive: bool, context: str =
     """Make the (detached) mount at fd idmapped with the mappings of the
     user namespace userns_fd (MOUNT_ATTR_IDMAP, Linux 5.12; the filesystem
     must support it)."""
-    attr = struct.pack("=QQQQ", MOUNT_ATTR_IDMAP, 0, 0, userns_fd)  # struct mount_attr
+    attr = _words(8, MOUNT_ATTR_IDMAP, 0, 0, userns_fd)  # struct mount_attr
     flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
     if _syscall(SYS_mount_setattr, fd, b"", flags, attr, len(attr)) != 0:
         raise _err("mount_setattr(MOUNT_ATTR_IDMAP)", context)
@@ -215,7 +212,7 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
     """openat2(2): the kernel resolves `path` under `dirfd` with `resolve`
     (RESOLVE_IN_ROOT: symlinks and '..' can never leave dirfd). Raises
     SysError; .errno tells ENOENT/ELOOP/EXDEV apart."""
-    how = struct.pack("=QQQ", flags | posix.O_CLOEXEC, mode, resolve)  # struct open_how
+    how = _words(8, flags | posix.O_CLOEXEC, mode, resolve)  # struct open_how
     fd = _syscall(SYS_openat2, dirfd, _enc(path), how, len(how))
     if fd < 0:
         raise _err("openat2", path)
@@ -230,7 +227,7 @@ def fstatfs_type(fd: int) -> int:
     out = buffer(120)  # struct statfs on 64-bit Linux; f_type is the first word
     if _libc.fstatfs(c_int(fd), out) != 0:
         raise _err("fstatfs")
-    return struct.unpack_from("=l", out.raw)[0]
+    return int.from_bytes(out.raw[:4], sys.byteorder, signed=True)  # struct.unpack_from("=l")
 
 
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
@@ -271,28 +268,43 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
+def _words(size: int, *values: int) -> bytes:
+    """struct.pack("=" + "I"/"Q" * n, *values) for unsigned values, without
+    the struct module: exec's stage 1 (chrooted, where no module file can be
+    found any more) needs openat2 and capset, and struct costs ~0.5M
+    instructions to import on exec's path."""
+    return b"".join(v.to_bytes(size, sys.byteorder) for v in values)
+
+
 def capset(effective: int, permitted: int, inheritable: int) -> None:
-    hdr = struct.pack("=Ii", _LINUX_CAPABILITY_VERSION_3, 0)
+    hdr = _words(4, _LINUX_CAPABILITY_VERSION_3, 0)
     m = 0xFFFFFFFF
-    data = struct.pack("=6I", effective & m, permitted & m, inheritable & m,
-                       effective >> 32 & m, permitted >> 32 & m, inheritable >> 32 & m)
+    data = _words(4, effective & m, permitted & m, inheritable & m,
+                  effective >> 32 & m, permitted >> 32 & m, inheritable >> 32 & m)
     if _libc.capset(hdr, data) != 0:
         raise _err("capset")
 
 
 def capget() -> tuple[int, int, int]:
-    hdr = struct.pack("=Ii", _LINUX_CAPABILITY_VERSION_3, 0)
+    hdr = _words(4, _LINUX_CAPABILITY_VERSION_3, 0)
     out = buffer(24)
     if _libc.capget(hdr, out) != 0:
         raise _err("capget")
-    e0, p0, i0, e1, p1, i1 = struct.unpack("=6I", out.raw)
+    e0, p0, i0, e1, p1, i1 = (int.from_bytes(out.raw[i:i + 4], sys.byteorder) for i in range(0, 24, 4))
     return e0 | e1 << 32, p0 | p1 << 32, i0 | i1 << 32
+
+
+def _sched_attr(policy: int, flags: int, nice: int, priority: int, runtime: int, deadline: int,
+                period: int) -> bytes:
+    """struct sched_attr (VER0, 48 bytes): struct.pack("=IIQiIQQQ", 48, ...)."""
+    return (_words(4, 48, policy) + _words(8, flags) + nice.to_bytes(4, sys.byteorder, signed=True)
+            + _words(4, priority) + _words(8, runtime, deadline, period))
 
 
 def sched_setattr(policy: int, flags: int, nice: int, priority: int, runtime: int, deadline: int,
                   period: int) -> None:
     """sched_setattr(2) on the calling thread (struct sched_attr, VER0)."""
-    attr = struct.pack("=IIQiIQQQ", 48, policy, flags, nice, priority, runtime, deadline, period)
+    attr = _sched_attr(policy, flags, nice, priority, runtime, deadline, period)
     nr = _ARCH_SYSCALLS["sched_setattr"][_ARCH_INDEX]
     if _syscall(nr, 0, attr, 0) != 0:
         raise _err("sched_setattr")

@@ -7,8 +7,6 @@ and, for capget only, one writable buffer: this module defines just those
 types on `_ctypes` itself (~1.5 ms). tests/unit/test_syscalls_ffi.py proves
 it equal to ctypes on real calls.
 """
-from __future__ import annotations
-
 from _ctypes import FUNCFLAG_CDECL, FUNCFLAG_USE_ERRNO, Array, CFuncPtr, _SimpleCData, addressof, dlopen, get_errno
 
 __all__ = ["c_int", "c_uint", "c_long", "c_ulong", "c_char", "buffer", "libc", "get_errno", "addressof",
