@@ -58,7 +58,8 @@ def test_lifecycle_imports_nothing_forbidden(runtime, bundle, tmp_path):
 # (launcher.plan, spec.mounts: ~1.5M instructions) nor `run`'s module
 # nor os (~4M instructions: exec's modules use posix, as state's do) nor __future__
 EXEC_NOT = FORBIDDEN | {"ocipy.launcher.plan", "ocipy.spec.mounts", "ocipy.commands.run", "ocipy.cgroups",
-                         "os", "posixpath", "_collections_abc", "__future__"}
+                         "os", "posixpath", "_collections_abc", "__future__", "struct", "stat",
+                         "ocipy.launcher.rootfs"}
 
 
 def test_exec_imports_only_what_it_uses(runtime, bundle, tmp_path):
