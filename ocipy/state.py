@@ -26,6 +26,7 @@ __future__ (a module import of its own).
 """
 import posix
 
+from ocipy.pathlite import isdir as _isdir, join as _join, lexists as _lexists
 from ocipy import SPEC_VERSION, jsonlite
 from ocipy.errors import NotFound, OcipyError, StateError
 
@@ -84,30 +85,6 @@ def proc_start_time(pid: int) -> tuple[int, str] | None:
     # comm may contain spaces and ')': split after the last ')'
     rest = data[data.rindex(b")") + 2 :].split()
     return int(rest[19]), rest[0].decode()
-
-
-def _join(a: str, b: str) -> str:
-    """os.path.join of two parts."""
-    if b.startswith("/"):
-        return b
-    return a + b if not a or a.endswith("/") else a + "/" + b
-
-
-def _isdir(path: str) -> bool:
-    """os.path.isdir"""
-    try:
-        return posix.stat(path).st_mode & 0o170000 == 0o040000
-    except (OSError, ValueError):
-        return False
-
-
-def _lexists(path: str) -> bool:
-    """os.path.lexists"""
-    try:
-        posix.lstat(path)
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def write_atomic(path: str, data: str | bytes, mode: int = 0o600) -> None:

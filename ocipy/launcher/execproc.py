@@ -60,6 +60,7 @@ children only. Only this module and launcher/stages.py fork.
 """
 import posix
 
+from ocipy.pathlite import isdir as _isdir
 from ocipy.errors import OcipyError
 
 # /proc/<pid>/ns names joined by the child, in order: the user namespace
@@ -126,14 +127,6 @@ def open_container(c, plan: ExecPlan) -> _Opened:
         close_opened(o)
         raise
     return o
-
-
-def _isdir(path: str) -> bool:
-    """os.path.isdir without importing os."""
-    try:
-        return posix.stat(path).st_mode & 0o170000 == 0o040000
-    except (OSError, ValueError):
-        return False
 
 
 def _open_join_file(d: str) -> int:

@@ -20,6 +20,7 @@ reach the host's /proc. Safety rules kept here:
 import posix
 import stat
 
+from ocipy.pathlite import exists as _exists, lexists as _lexists
 from ocipy import syscalls as sc
 from ocipy.errors import OcipyError, SysError
 from ocipy.launcher.process import chdir_in_root  # noqa: F401 (there: exec needs it without this module)
@@ -41,24 +42,6 @@ DEV_SYMLINKS = (
     ("/proc/self/fd/1", "/dev/stdout"),
     ("/proc/self/fd/2", "/dev/stderr"),
 )
-
-
-def _exists(path: str) -> bool:
-    """os.path.exists without importing os (rootfs is on exec's path)."""
-    try:
-        posix.stat(path)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def _lexists(path: str) -> bool:
-    """os.path.lexists without importing os."""
-    try:
-        posix.lstat(path)
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def fdpath(fd: int) -> str:
