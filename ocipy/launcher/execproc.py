@@ -180,8 +180,16 @@ class Started:
 def start(plan: ExecPlan, o: _Opened, *, console_socket: str = "", own_console: bool = False) -> Started:
     """Stage 0: join pid/time (for children), fork stage 1, wait until it
     has exec'd. Returns the process's host pid (and, with own_console, the
-    pty master for the foreground proxy)."""
+    pty master for the foreground proxy). Stage 1 is the C exec stage
+    (below) where it can do all the plan asks, else a fork of this process."""
+    if FAST and _fast_ok(plan) and posix.environ.get(b"OCIPY_EXEC_STAGE") != b"python":
+        started = _start_in_c(plan, o)
+        if started is not None:
+            return started
+    from ocipy import log
     from ocipy import syscalls as sc
+
+    log.debug("exec: stage 1: a fork of this process")
 
     low = 3 + plan.preserve_fds
     console_fd = our_console = -1
@@ -257,6 +265,204 @@ def start(plan: ExecPlan, o: _Opened, *, console_socket: str = "", own_console: 
         if our_console >= 0:
             posix.close(our_console)
     return Started(pid, master)
+
+
+# --- stage 1 in C ---------------------------------------------------------------
+# The common exec (no terminal, no seccomp listener, no LSM label, scheduler,
+# I/O priority, personality, memory policy or CPU affinity) runs its stage 1
+# as the exec-stage mode of the sealed memfd trampoline (trampoline.c): this
+# process computes every step (the same order and values as _child below)
+# and posix_spawns it; it reports, step by step, what failed, and this
+# module words it as _child would have. No fork of the interpreter (its page
+# tables and copy-on-write faults: ~1.3 ms), and no ctypes on exec's path.
+# tests/integration/test_exec_stage.py runs each case both ways.
+FAST = True  # False (or OCIPY_EXEC_STAGE=python): always the Python stage 1 (tests compare both)
+
+
+def _fast_ok(plan: ExecPlan) -> bool:
+    return not (plan.terminal or plan.lsm or plan.cpu_affinity or plan.sched is not None
+                or plan.ioprio is not None or plan.personality is not None or plan.mempolicy is not None
+                or (plan.seccomp is not None and plan.seccomp.notify))
+
+
+def stage_steps(plan: ExecPlan, o: _Opened, errfd: int, bpf_fd: int = -1) -> tuple:
+    """The exec stage's argv (trampoline.c, exec-stage mode) and, per step,
+    what a failure of it means (for _stage_error)."""
+    from ocipy.spec.env import lookup_path
+
+    steps, why = [], []
+
+    def step(s: str, *what) -> None:
+        steps.append(s)
+        why.append(what)
+
+    for name, flag, fd in o.parent_ns:
+        step(f"n{fd},{flag}", "ns", name)
+    step(f"F{posix.getpid()}", "fork")
+    for fd in o.cgroup:
+        step(f"w{fd}", "cgroup")
+    if plan.oom is not None:
+        step(f"o{plan.oom}", "oom")
+    m64 = (1 << 64) - 1
+    for name, res, soft, hard in plan.rlimits:
+        step(f"r{res},{soft & m64},{hard & m64}", "rlimit", name, soft, hard)
+    for name, flag, fd in o.child_ns:
+        step(f"n{fd},{flag}", "ns", name)
+    if o.root >= 0:
+        step(f"c{o.root}", "chroot")
+    step(f"d{plan.cwd}", "cwd")
+    step("S", "setsid")
+    if not any(e.startswith("HOME=") for e in plan.env):
+        step(f"H{plan.uid}", "home")
+    if plan.uid != 0:
+        step(f"O{plan.uid},{plan.gid}", "stdio")
+    f = plan.seccomp
+    if f is not None and not plan.nnp:
+        step(f"X{bpf_fd},{f.flags},{len(f.bpf)}", "seccomp")
+    caps, last = plan.caps, plan.last_cap
+    step(f"B{last},{caps['bounding']}", "bounding")
+    step("K1", "prctl", "PR_SET_KEEPCAPS")
+    step("G" + ",".join(str(g) for g in plan.gids), "groups")
+    step(f"g{plan.gid}", "gid")
+    step(f"u{plan.uid}", "uid")
+    step(f"C{caps['effective']},{caps['permitted']},{caps['inheritable']}", "capset")
+    if caps["ambient"]:
+        step(f"A{last},{caps['ambient']}", "ambient")
+    step("K0", "prctl", "PR_SET_KEEPCAPS")
+    if plan.nnp:
+        step("N", "prctl", "PR_SET_NO_NEW_PRIVS")
+    step(f"m{plan.umask}", "umask")
+    step("L" + lookup_path(plan.env), "find")
+    if f is not None and plan.nnp:
+        step(f"X{bpf_fd},{f.flags},{len(f.bpf)}", "seccomp")
+    step(f"Z{3 + plan.preserve_fds}", "exec")
+    from ocipy.launcher.trampoline import MAGIC
+
+    return [MAGIC, f"x{errfd}", *steps, "--", *plan.args], why
+
+
+def _stage_error(plan: ExecPlan, what: tuple, err: int, detail: int) -> str:
+    """A failed step, worded as the Python stage 1 words it."""
+    from ocipy.errors import SysError, go_strerror
+
+    kind = what[0] if what else ""
+    why = posix.strerror(err) if err else ""
+    name = plan.args[0]
+    if kind == "ns":
+        return str(SysError(err, "setns", f"{what[1]} namespace of the container"))
+    if kind == "fork":
+        return f"fork: {why}"
+    if kind == "cgroup":
+        return f"joining the container's cgroup: {why}"
+    if kind == "oom":
+        return f"{plan.where}: process.oomScoreAdj: {plan.oom}: {why}"
+    if kind == "rlimit":
+        _, rl, soft, hard = what
+        why = {1: "not allowed to raise maximum limit", 22: "current limit exceeds maximum limit"}.get(err, why)
+        hint = " (raising the hard limit needs CAP_SYS_RESOURCE)" if hard > detail else ""
+        return f"{plan.where}: process.rlimits: {rl} soft={soft} hard={hard}: {why}{hint}"
+    if kind == "chroot":
+        return why + (": ." if detail else "")
+    if kind == "cwd":
+        return f"{plan.where}: process.cwd: chdir {plan.cwd}: " + ("outside the container's root" if detail else why)
+    if kind == "stdio":
+        return f"stdio fd {detail}: chown to {plan.uid}: {why}"
+    if kind == "bounding":
+        return str(SysError(err, "prctl", f"drop capability {detail} from bounding set"))
+    if kind == "prctl":
+        return str(SysError(err, "prctl", what[1]))
+    if kind == "groups":
+        return f"{plan.where}: process.user.additionalGids: setgroups {plan.gids}: {why}"
+    if kind in ("gid", "uid"):
+        n = plan.gid if kind == "gid" else plan.uid
+        return f"{plan.where}: process.user.{kind}: set{kind} {n}: {why}"
+    if kind == "capset":
+        return (f"{plan.where}: process.capabilities: {SysError(err, 'capset')} (effective must be within "
+                f"permitted, inheritable within bounding)")
+    if kind == "seccomp":
+        f = plan.seccomp
+        e = SysError(err, "seccomp", f"load filter ({len(f.bpf) // 8} instructions, flags {f.flags:#x})")
+        hint = " (without noNewPrivileges loading needs CAP_SYS_ADMIN)" if err in (1, 13) else ""
+        return f"{f.where}: linux.seccomp: {e}{hint}"
+    if kind == "find":
+        if detail == 1:
+            return f'exec: "{name}": stat {name}: {go_strerror(err)}'
+        if detail == 2:
+            return f'exec: "{name}": {name} is not a regular file'
+        if detail == 3:
+            return f'exec: "{name}": {name}: permission denied'
+        return f'exec: "{name}": executable file not found in $PATH'
+    if kind == "exec":
+        return f'exec: "{name}": {go_strerror(err)}'
+    return f"exec stage: step {kind or '?'} failed: {why or 'bad arguments'}"
+
+
+def _start_in_c(plan: ExecPlan, o: _Opened):
+    """Stage 1 as the C exec stage; None where memfd exec is refused here
+    (then the Python stage 1 runs)."""
+    from ocipy.launcher import trampoline
+
+    memfd = trampoline._memfd()
+    if memfd < 0:
+        return None
+    from ocipy import log
+
+    log.debug("exec: stage 1: the C exec stage")
+    low = 3 + plan.preserve_fds
+    rfd, wfd = posix.pipe2(posix.O_CLOEXEC)
+    rfd, wfd = _above(rfd, low), _above(wfd, low)
+    bpf_fd = -1
+    try:
+        if plan.seccomp is not None:
+            bpf_fd, w = posix.pipe2(posix.O_CLOEXEC)  # <= 32 KiB: within a pipe's buffer
+            bpf_fd = _above(bpf_fd, low)
+            try:
+                view = memoryview(plan.seccomp.bpf)
+                while view:
+                    view = view[posix.write(w, view):]
+            finally:
+                posix.close(w)
+        argv, why = stage_steps(plan, o, wfd, bpf_fd)
+        passed = [fd for _, _, fd in o.parent_ns + o.child_ns] + o.cgroup + [wfd]
+        passed += [fd for fd in (o.root, bpf_fd) if fd >= 0]
+        for fd in passed:
+            posix.set_inheritable(fd, True)
+        env = dict(e.split("=", 1) for e in plan.env)
+        try:
+            middle = posix.posix_spawn(f"/proc/self/fd/{memfd}", argv, env, setsigdef=(13, 25), setsigmask=())
+        except OSError as e:
+            if e.errno in (1, 13, 38, 22):  # memfd exec refused (noexec /proc, LSM): the Python stage
+                return None
+            raise ExecError(f"exec stage: {posix.strerror(e.errno)}") from None
+    finally:
+        posix.close(memfd)
+        posix.close(wfd)
+        if bpf_fd >= 0:
+            posix.close(bpf_fd)
+    close_opened(o)
+    try:
+        out = _read_all(rfd)
+    finally:
+        posix.close(rfd)
+    _reap(middle)
+    pid, err = 0, None
+    for rec in out.split(b"\n"):
+        if not rec:
+            continue
+        k, nums = rec[:1], [int(x) for x in rec[1:].split(b",")]
+        if k == b"p":
+            pid = nums[0]
+        elif k == b"W":
+            log.warn(f"process.capabilities.ambient: cannot raise capability {nums[0]}: "
+                     f"{posix.strerror(nums[1])} (it must be in permitted and inheritable)")
+        elif k == b"e":
+            i, e, detail = nums
+            err = _stage_error(plan, why[i] if 0 <= i < len(why) else (), e, detail)
+    if err is not None or not pid:
+        if pid:
+            _reap(pid)
+        raise ExecError(err or "exec stage: no process was started")
+    return Started(pid, -1)
 
 
 def _preload(plan: ExecPlan) -> None:

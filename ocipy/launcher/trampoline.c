@@ -29,7 +29,48 @@
  * /proc/self/fd/N for writing (blocks until `start` opens the fifo for
  * reading), check it is the fifo (same dev:ino as the O_PATH fd), write "0",
  * close both, yield the CPU to `start`, and exec as above (errors on fd 2).
- * The interpreter's memory is gone while the container waits. */
+ * The interpreter's memory is gone while the container waits.
+ *
+ * Exec-stage mode (`ocipy exec`, launcher/execproc.py): ERRFD is "x" + the
+ * number of a pipe; the arguments up to "--" are a list of steps computed
+ * by the Python launcher (every value decided there: which namespaces,
+ * masks, ids, limits, the PATH to search), executed in order; after "--"
+ * come the process's args. This program holds no policy: it is the exec
+ * child that runc writes in C (nsexec), without the interpreter's fork
+ * (page tables, copy-on-write faults) and imports. The launcher
+ * posix_spawns it from the sealed memfd; a step "F" forks the process
+ * (CLONE_PARENT: a child of `ocipy exec` itself, born in the pid namespace
+ * joined before) and this first process reports its pid ("p<pid>" on the
+ * pipe) and exits. A failing step writes "e<index>,<errno>[,<detail>]"
+ * and exits 1; warnings are "W<cap>,<errno>"; the last step execs the
+ * program, which closes the pipe (close-on-exec): EOF means success.
+ * Steps (numbers in decimal, comma-separated):
+ *   D                 prctl(PR_SET_DUMPABLE, 0)
+ *   n FD,TYPE         setns
+ *   F CLIPID          clone(CLONE_PARENT); the child: PR_SET_PDEATHSIG KILL,
+ *                     gone if its parent already changed
+ *   w FD              write "0" (join a cgroup)
+ *   o VALUE           VALUE to /proc/self/oom_score_adj
+ *   r RES,SOFT,HARD   prlimit64 (detail on failure: the current hard limit)
+ *   c FD              fchdir + chroot(".")
+ *   d PATH            chdir to PATH resolved in "/" (openat2 RESOLVE_IN_ROOT |
+ *                     NO_MAGICLINKS), then getcwd must be under "/" (detail 1)
+ *   S                 setsid
+ *   H UID             HOME=<UID's home in /etc/passwd, else "/"> added to the env
+ *   O UID,GID         chown stdio pipes and sockets not owned by UID
+ *   B LAST,MASK       drop from the bounding set every cap <= LAST not in MASK
+ *   K 0|1             PR_SET_KEEPCAPS
+ *   G GID,...         setgroups
+ *   g GID / u UID     setresgid / setresuid (all three)
+ *   C EFF,PERM,INH    capset (version 3)
+ *   A LAST,MASK       raise ambient caps (failures are warnings)
+ *   N                 PR_SET_NO_NEW_PRIVS
+ *   m MASK            umask
+ *   X FD,FLAGS,LEN    seccomp(SET_MODE_FILTER) of the LEN-byte program read from FD
+ *   L PATH            find args[0] as execvp does with PATH (detail: 1 stat
+ *                     failed, 2 not a regular file, 3 not executable, 4 not found)
+ *   Z KEEP            fds 3..KEEP-1 inherited, every other fd >= KEEP closed
+ *                     (the pipe: close-on-exec), PDEATHSIG cleared, execve */
 #define MAGIC "\001ocipy-exec"
 
 static long sc3(long n, long a, long b, long c) {
@@ -42,6 +83,15 @@ static long sc4(long n, long a, long b, long c, long d) {
     long r;
     register long r10 __asm__("r10") = d;
     __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+    return r;
+}
+
+static long sc6(long n, long a, long b, long c, long d, long e, long f) {
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
     return r;
 }
 
@@ -116,10 +166,345 @@ static void wait_start(long fifo) {
     sc3(24, 0, 0, 0); /* sched_yield: let `start` read the byte and exit first */
 }
 
+/* ---- exec-stage mode (see the top of this file) ---------------------- */
+static long xerrfd;
+static char *xenv[65536 + 2];            /* the env, plus HOME */
+static char xhome[4096 + 8];              /* "HOME=" + the directory */
+static char pw[1 << 20];                 /* /etc/passwd (the first MiB) */
+static char found[8192];                 /* args[0] found in PATH */
+static unsigned xgids[65536];
+static unsigned char prog[4096 * 8];     /* BPF_MAXINSNS instructions */
+
+/* comma-separated decimals of s into v (at most max); returns how many */
+static long nums(const char *s, unsigned long *v, long max) {
+    long n = 0;
+    if (!*s) return 0;
+    for (;;) {
+        unsigned long x = 0;
+        while (*s >= '0' && *s <= '9') x = x * 10 + (unsigned long)(*s++ - '0');
+        if (n < max) v[n] = x;
+        n++;
+        if (*s++ != ',') return n;
+    }
+}
+
+static char *app(char *p, const char *s) { while (*s) *p++ = *s++; return p; }
+
+static char *appn(char *p, long v) {
+    char b[24];
+    if (v < 0) { *p++ = '-'; v = -v; }
+    return app(p, utoa((unsigned long)v, b + sizeof b));
+}
+
+/* one record on the pipe: KIND a[,b[,c]] */
+static void report(char kind, long a, long b, long c, int n) {
+    char buf[96], *p = buf;
+    *p++ = kind;
+    p = appn(p, a);
+    if (n > 1) { *p++ = ','; p = appn(p, b); }
+    if (n > 2) { *p++ = ','; p = appn(p, c); }
+    *p++ = '\n';
+    sc3(1, xerrfd, (long)buf, p - buf);
+}
+
+__attribute__((noreturn)) static void xfail(long i, long err, long detail) {
+    report('e', i, err, detail, 3);
+    sc3(231, 1, 0, 0);
+    __builtin_unreachable();
+}
+
+static unsigned mode_of(long *st) { return ((unsigned *)st)[6]; }
+static unsigned uid_of(long *st) { return ((unsigned *)st)[7]; }
+
+static int prefix(const char *s, const char *pre) {
+    while (*pre) if (*s++ != *pre++) return 0;
+    return 1;
+}
+
+/* H: HOME from the container's /etc/passwd as launcher.process.complete_env */
+static void add_home(unsigned long uid, long ne) {
+    char *home = "/", *p = app(xhome, "HOME=");
+    long fd = sc4(257, -100, (long)"/etc/passwd", 02000000, 0), n = 0, r;
+    if (fd >= 0) {
+        while (n < (long)sizeof pw && (r = sc3(0, fd, (long)(pw + n), sizeof pw - n)) > 0) n += r;
+        sc3(3, fd, 0, 0);
+        for (long i = 0; i < n;) {
+            long e = i, f[7], nf = 0;
+            while (e < n && pw[e] != '\n') e++;
+            f[nf++] = i;                       /* field starts: name:pw:uid:gid:gecos:home */
+            for (long k = i; k < e && nf < 7; k++) if (pw[k] == ':') f[nf++] = k + 1;
+            if (nf >= 6 && f[2] < f[3] - 1) {
+                unsigned long v = 0;
+                int ok = 1;
+                for (long k = f[2]; k < f[3] - 1; k++) {
+                    if (pw[k] < '0' || pw[k] > '9' || v > 0xFFFFFFFFUL) { ok = 0; break; }
+                    v = v * 10 + (unsigned long)(pw[k] - '0');
+                }
+                if (ok && v == uid) {
+                    long end = nf > 6 ? f[6] - 1 : e;
+                    if (end > f[5] && end - f[5] < 4096) {
+                        pw[end] = 0;
+                        home = pw + f[5];
+                    }
+                    break;
+                }
+            }
+            i = e + 1;
+        }
+    }
+    while (*home) *p++ = *home++;
+    *p = 0;
+    xenv[ne] = xhome;
+    xenv[ne + 1] = 0;
+}
+
+static int is_exec(const char *path, long *st, long *err, long *kind) {
+    long r = sc4(262, -100, (long)path, (long)st, 0); /* newfstatat */
+    if (r < 0) { *err = -r; *kind = 1; return 0; }
+    if ((mode_of(st) & 0170000) != 0100000) { *err = 0; *kind = 2; return 0; }
+    r = sc4(269, -100, (long)path, 1, 0); /* faccessat(X_OK) */
+    if (r < 0) { *err = -r; *kind = 3; return 0; }
+    return 1;
+}
+
+static void close_from(unsigned long first, unsigned long last) {
+    if (first > last) return;
+    if (sc3(436, first, last, 0) == 0) return;  /* close_range */
+    unsigned long lim[2];
+    sc4(302, 0, 7, 0, (long)lim);           /* a profile refusing close_range: one by one */
+    if (last > lim[0]) last = lim[0];
+    for (unsigned long fd = first; fd <= last && fd < 1048576; fd++) sc3(3, fd, 0, 0);
+}
+
+__attribute__((noreturn)) static void exec_stage(long argc, char **argv, char **envp) {
+    char **ops = argv + 2, **args, *path = 0;
+    long nops = 0, ne = 0;
+    struct ksigaction dfl;
+    dfl.handler = 0; /* SIG_DFL */
+    dfl.flags = 0;
+    dfl.restorer = 0;
+    dfl.mask = 0;
+    /* glibc's posix_spawn leaves its internal signals (32, 33) ignored, and
+     * an ignored signal stays so across execve: the program gets them as
+     * the Python stage would have left them, at their default */
+    sc4(13, 32, (long)&dfl, 0, 8);
+    sc4(13, 33, (long)&dfl, 0, 8);
+    xerrfd = num(argv[1] + 1);
+    while (2 + nops < argc && !same(ops[nops], "--")) nops++;
+    if (2 + nops + 1 >= argc) xfail(-1, 22, 0);
+    args = ops + nops + 1;
+    while (envp[ne] && ne < 65536) { xenv[ne] = envp[ne]; ne++; }
+    xenv[ne] = 0;
+    for (long i = 0; i < nops; i++) {
+        char *a = ops[i] + 1;
+        unsigned long v[3] = {0, 0, 0};
+        long r = 0, st[18];
+        switch (ops[i][0]) {
+        case 'D': r = sc3(157, 4, 0, 0); break;
+        case 'n': nums(a, v, 2); r = sc3(308, v[0], v[1], 0); break;
+        case 'F':
+            nums(a, v, 1);
+            r = sc6(56, 0x8000 | 17, 0, 0, 0, 0, 0); /* clone(CLONE_PARENT | SIGCHLD) */
+            if (r > 0) {
+                report('p', r, 0, 0, 1);
+                sc3(231, 0, 0, 0);
+            }
+            if (r == 0) {
+                sc3(157, 1, 9, 0); /* PR_SET_PDEATHSIG, SIGKILL */
+                long pp = sc3(110, 0, 0, 0); /* getppid: 0 while it lives outside our pid ns */
+                if (pp != 0 && pp != (long)v[0]) sc3(231, 1, 0, 0);
+            }
+            break;
+        case 'w':
+            nums(a, v, 1);
+            r = sc3(1, v[0], (long)"0", 1);
+            if (r == 0) r = -5;
+            break;
+        case 'o': {
+            char cur[32];
+            long fd = sc4(257, -100, (long)"/proc/self/oom_score_adj", 02000002, 0), n;
+            if (fd < 0) { r = fd; break; }
+            n = sc3(0, fd, (long)cur, sizeof cur - 1);
+            while (n > 0 && (cur[n - 1] == '\n' || cur[n - 1] == ' ')) n--;
+            if (n < 0) n = 0;
+            cur[n] = 0;
+            if (!same(cur, a)) r = sc3(1, fd, (long)a, len(a));
+            sc3(3, fd, 0, 0);
+            break;
+        }
+        case 'r': {
+            unsigned long lim[2], old[2];
+            nums(a, v, 3);
+            lim[0] = v[1];
+            lim[1] = v[2];
+            r = sc4(302, 0, v[0], (long)lim, 0);
+            if (r < 0) {
+                old[1] = 0;
+                sc4(302, 0, v[0], 0, (long)old);
+                xfail(i, -r, (long)old[1]);
+            }
+            break;
+        }
+        case 'c':
+            nums(a, v, 1);
+            r = sc3(81, v[0], 0, 0);
+            if (r < 0) xfail(i, -r, 0);
+            r = sc3(161, (long)".", 0, 0);
+            if (r < 0) xfail(i, -r, 1);
+            break;
+        case 'd': {
+            unsigned long how[3];
+            char cwd[4100];
+            while (*a == '/') a++;
+            long root = sc4(257, -100, (long)"/", 010000000 | 0200000 | 02000000, 0);
+            if (root < 0) { r = root; break; }
+            how[0] = 010000000 | 0200000 | 02000000; /* O_PATH | O_DIRECTORY | O_CLOEXEC */
+            how[1] = 0;
+            how[2] = 0x10 | 0x02; /* RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS */
+            long fd = sc4(437, root, (long)(*a ? a : "."), (long)how, sizeof how);
+            sc3(3, root, 0, 0);
+            if (fd < 0) { r = fd; break; }
+            r = sc3(81, fd, 0, 0);
+            sc3(3, fd, 0, 0);
+            if (r < 0) break;
+            r = sc3(79, (long)cwd, sizeof cwd, 0);
+            if (r == -2 || (r > 0 && cwd[0] != '/')) xfail(i, 18, 1);
+            if (r > 0) r = 0;
+            break;
+        }
+        case 'S': r = sc3(112, 0, 0, 0); break;
+        case 'H': nums(a, v, 1); add_home(v[0], ne); break;
+        case 'O':
+            nums(a, v, 2);
+            for (long fd = 0; fd < 3; fd++) {
+                if (sc3(5, fd, (long)st, 0) < 0 || uid_of(st) == v[0]) continue;
+                unsigned t = mode_of(st) & 0170000;
+                if (t != 0010000 && t != 0140000) continue; /* pipes and sockets only */
+                r = sc3(93, fd, v[0], v[1]);
+                if (r < 0 && r != -22 && r != -1 && r != -30) xfail(i, -r, fd);
+                r = 0;
+            }
+            break;
+        case 'B':
+            nums(a, v, 2);
+            for (unsigned long cap = 0; cap <= v[0] && cap < 64; cap++)
+                if (!(v[1] >> cap & 1)) {
+                    r = sc3(157, 24, cap, 0); /* PR_CAPBSET_DROP */
+                    if (r < 0 && r != -22) xfail(i, -r, (long)cap);
+                }
+            r = 0;
+            break;
+        case 'K': nums(a, v, 1); r = sc3(157, 8, v[0], 0); break;
+        case 'G': {
+            long n = nums(a, v, 0);
+            if (n > 65536) { r = -22; break; }
+            unsigned long g = 0;
+            const char *q = a;
+            for (long k = 0; k < n; k++) {
+                g = 0;
+                while (*q >= '0' && *q <= '9') g = g * 10 + (unsigned long)(*q++ - '0');
+                q++;
+                xgids[k] = (unsigned)g;
+            }
+            r = sc3(116, n, (long)xgids, 0);
+            break;
+        }
+        case 'g': nums(a, v, 1); r = sc3(119, v[0], v[0], v[0]); break;
+        case 'u': nums(a, v, 1); r = sc3(117, v[0], v[0], v[0]); break;
+        case 'C': {
+            unsigned hdr[2], d[6];
+            nums(a, v, 3);
+            hdr[0] = 0x20080522;
+            hdr[1] = 0;
+            for (int k = 0; k < 3; k++) {
+                d[k] = (unsigned)v[k];
+                d[k + 3] = (unsigned)(v[k] >> 32);
+            }
+            r = sc3(126, (long)hdr, (long)d, 0);
+            break;
+        }
+        case 'A':
+            nums(a, v, 2);
+            for (unsigned long cap = 0; cap <= v[0] && cap < 64; cap++)
+                if (v[1] >> cap & 1) {
+                    r = sc6(157, 47, 2, cap, 0, 0, 0); /* PR_CAP_AMBIENT, RAISE */
+                    if (r < 0) report('W', (long)cap, -r, 0, 2);
+                }
+            r = 0;
+            break;
+        case 'N': r = sc6(157, 38, 1, 0, 0, 0, 0); break;
+        case 'm': nums(a, v, 1); sc3(95, v[0], 0, 0); break;
+        case 'X': {
+            struct { unsigned short n, pad1; unsigned pad2; void *filter; } fp;
+            long got = 0;
+            nums(a, v, 3);
+            if (v[2] > sizeof prog || v[2] % 8) { r = -22; break; }
+            while (got < (long)v[2] && (r = sc3(0, v[0], (long)(prog + got), v[2] - got)) > 0) got += r;
+            if (got != (long)v[2]) { r = r < 0 ? r : -5; break; }
+            fp.n = (unsigned short)(v[2] / 8);
+            fp.pad1 = 0;
+            fp.pad2 = 0;
+            fp.filter = prog;
+            r = sc3(317, 1, v[1], (long)&fp); /* seccomp(SECCOMP_SET_MODE_FILTER) */
+            if (r > 0) r = 0;
+            break;
+        }
+        case 'L': {
+            long err = 0, kind = 0;
+            char *name = args[0];
+            int slash = 0;
+            for (char *q = name; *q; q++) if (*q == '/') slash = 1;
+            if (slash) {
+                if (!is_exec(name, st, &err, &kind)) xfail(i, err, kind);
+                path = name;
+                break;
+            }
+            for (char *d = a;;) {
+                char *e = d, *p = found;
+                while (*e && *e != ':') e++;
+                long dl = e - d, nl = len(name);
+                if (dl + nl + 3 < (long)sizeof found) {
+                    if (!dl) p = app(p, "./");
+                    for (char *q = d; q < e; q++) *p++ = *q;
+                    if (dl && d[dl - 1] != '/') *p++ = '/';
+                    p = app(p, name);
+                    *p = 0;
+                    if (is_exec(found, st, &err, &kind)) { path = found; break; }
+                }
+                if (!*e) xfail(i, 2, 4);
+                d = e + 1;
+            }
+            break;
+        }
+        case 'Z': {
+            unsigned long keep;
+            nums(a, v, 1);
+            keep = v[0];
+            for (unsigned long fd = 3; fd < keep; fd++) sc3(72, fd, 2, 0); /* inherited */
+            if ((unsigned long)xerrfd >= keep) {
+                if ((unsigned long)xerrfd > keep) close_from(keep, xerrfd - 1);
+                close_from(xerrfd + 1, 0xFFFFFFFFUL);
+            } else {
+                close_from(keep, 0xFFFFFFFFUL);
+            }
+            sc3(72, xerrfd, 2, 1); /* close-on-exec: EOF is success */
+            sc3(157, 1, 0, 0);     /* PR_SET_PDEATHSIG 0 */
+            r = sc3(59, (long)(path ? path : args[0]), (long)args, (long)xenv);
+            break;
+        }
+        default: r = -22;
+        }
+        if (r < 0) xfail(i, -r, 0);
+    }
+    xfail(nops, 22, 0); /* no Z step */
+}
+
 __attribute__((used, noreturn)) static void main2(long *sp) {
     long argc = sp[0];
     char **argv = (char **)(sp + 1), **envp = argv + argc + 1;
     char buf[24];
+    if (argc >= 2 && argv[1][0] == 'x')
+        sc3(157, 4, 0, 0); /* prctl(PR_SET_DUMPABLE, 0): the exec stage's first act */
     if (argc >= 2 && argv[1][0] == 'w') {
         /* exec'd with real gid != effective gid: the kernel left us
          * non-dumpable; stay so, and make the real gid the effective one */
@@ -133,6 +518,8 @@ __attribute__((used, noreturn)) static void main2(long *sp) {
         sc3(60, 126, 0, 0);
     }
     long errfd = -1;
+    if (argv[1][0] == 'x')
+        exec_stage(argc, argv, envp);
     if (argv[1][0] == 'w') {
         wait_start(num(argv[1] + 1));
     } else if (argv[1][0] != '-') {

@@ -209,7 +209,21 @@ def grantable_caps(cfg: dict, last_cap: int, where: str, prefix: str) -> dict:
 
 
 def own_bounding(last_cap: int) -> int:
-    """The capabilities this process may still hand on (its bounding set)."""
+    """The capabilities this process may still hand on (its bounding set):
+    CapBnd of /proc/self/status (one read instead of a prctl per capability
+    through ctypes, which exec's path does not load), else PR_CAPBSET_READ."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"CapBnd:"):
+                    return int(line[7:].strip(), 16) & ((1 << (last_cap + 1)) - 1)
+    except (OSError, ValueError):
+        pass
+    return bounding_by_prctl(last_cap)
+
+
+def bounding_by_prctl(last_cap: int) -> int:
+    """own_bounding through PR_CAPBSET_READ (a unit test proves both equal)."""
     from ocipy.syscalls import PR_CAPBSET_READ, prctl
 
     mask = 0

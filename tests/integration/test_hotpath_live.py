@@ -56,10 +56,13 @@ def test_lifecycle_imports_nothing_forbidden(runtime, bundle, tmp_path):
 
 # exec's common path (`exec ID CMD...`) needs neither the create-time plan
 # (launcher.plan, spec.mounts: ~1.5M instructions) nor `run`'s module
-# nor os (~4M instructions: exec's modules use posix, as state's do) nor __future__
+# nor os (~4M instructions: exec's modules use posix, as state's do) nor __future__;
+# its stage 1 is the C exec stage, so neither ctypes (syscalls, _ffi, _ctypes: ~1 ms)
+# nor the Python stage 1's modules (launcher.process, resource)
 EXEC_NOT = FORBIDDEN | {"ocipy.launcher.plan", "ocipy.spec.mounts", "ocipy.commands.run", "ocipy.cgroups",
                          "os", "posixpath", "_collections_abc", "__future__", "struct", "stat",
-                         "ocipy.launcher.rootfs"}
+                         "ocipy.launcher.rootfs", "ocipy.syscalls", "ocipy.syscalls._ffi", "_ctypes",
+                         "ocipy.launcher.process", "resource"}
 
 
 def test_exec_imports_only_what_it_uses(runtime, bundle, tmp_path):

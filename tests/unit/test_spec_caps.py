@@ -174,3 +174,13 @@ def test_read_last_cap(tmp_path):
     p.write_text("x")
     with pytest.raises(SysError, match="parse"):
         read_last_cap(str(p))
+
+
+def test_own_bounding_from_proc_equals_prctl():
+    """own_bounding reads CapBnd (one file read, no ctypes on exec's path):
+    the same mask PR_CAPBSET_READ gives, capability by capability."""
+    from ocipy.spec.caps import bounding_by_prctl, own_bounding, read_last_cap
+
+    last = read_last_cap()
+    assert own_bounding(last) == bounding_by_prctl(last)
+    assert own_bounding(5) == bounding_by_prctl(5)

@@ -7,7 +7,7 @@
  *   attack scan SECONDS LOG   loop over /proc/[0-9]* of every other process:
  *       exe, cwd, root, fd/*, map_files/*: open O_WRONLY, O_RDWR, O_PATH (then
  *       reopen that fd through /proc/self/fd O_WRONLY/O_RDWR), '..' of
- *       directories; PTRACE_ATTACH. Lines (each unique one once):
+ *       directories; ptrace (PTRACE_SEIZE). Lines (each unique one once):
  *         OPEN <how> <pid> <comm> <link> <type> <dev> <ino> <readlink>
  *         TRACE <pid> <comm> <exe dev> <exe ino>
  *         SEEN <comm>   (once per command name seen)
@@ -142,16 +142,25 @@ static void try_dir(const char *pid, const char *comm, const char *sub) {
 }
 
 static void try_trace(pid_t pid, const char *comm) {
-    if (ptrace(PTRACE_ATTACH, pid, 0, 0) != 0) return;
-    int status;
-    waitpid(pid, &status, __WALL);
+    /* PTRACE_SEIZE: the same permission check as PTRACE_ATTACH, but no
+     * SIGSTOP and no post-exec SIGTRAP injected. An ATTACH that lands while
+     * the process execs leaves one of them pending after the detach, and the
+     * container's own process stopped for good (a self-inflicted hang, not
+     * what is tested here). Stopped with INTERRUPT, detached with any
+     * signal it was about to take given back. */
+    if (ptrace(PTRACE_SEIZE, pid, 0, 0) != 0) return;
+    ptrace(PTRACE_INTERRUPT, pid, 0, 0);
+    int status, sig = 0;
+    if (waitpid(pid, &status, __WALL) == pid && WIFSTOPPED(status) && (status >> 16) == 0 &&
+        WSTOPSIG(status) != SIGTRAP)
+        sig = WSTOPSIG(status); /* a signal-delivery-stop: the signal goes on */
     char exe[64], line[256];
     struct stat st;
     snprintf(exe, sizeof exe, "/proc/%d/exe", pid);
     if (stat(exe, &st) != 0) memset(&st, 0, sizeof st);
     snprintf(line, sizeof line, "TRACE %d %s %lu %lu", pid, comm, (unsigned long)st.st_dev, (unsigned long)st.st_ino);
     once(line);
-    ptrace(PTRACE_DETACH, pid, 0, 0);
+    ptrace(PTRACE_DETACH, pid, 0, sig);
 }
 
 static double now(void) {
