@@ -166,6 +166,8 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
     x.args = list(proc["args"])
     x.env = envmod.resolve_env(proc.get("env") or [], field=prefix + "env", filename=where)
     x.cwd = proc.get("cwd") or "/"
+    # where a bad cwd came from, for the error line
+    x.cwd_from = "--cwd" if p.get("cwd") and not p.get("process") else f"{where}: {prefix}cwd"
     if not x.cwd.startswith("/"):
         raise ExecError(f"{where}: {prefix}cwd: {x.cwd!r} must be an absolute path")
     user = proc.get("user") or {}

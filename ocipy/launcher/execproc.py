@@ -83,7 +83,7 @@ class ExecPlan:
     """The process to start, fully checked (commands/exec.py builds it);
     attribute names are launcher.process's, so its helpers apply as is."""
 
-    __slots__ = ("where", "args", "env", "cwd", "uid", "gid", "gids", "umask", "caps", "last_cap",
+    __slots__ = ("where", "args", "env", "cwd", "cwd_from", "uid", "gid", "gids", "umask", "caps", "last_cap",
                  "rlimits", "nnp", "oom", "terminal", "console_size", "sched", "ioprio", "personality",
                  "preserve_fds", "cgroup_dirs", "cpu_affinity", "mempolicy", "lsm", "field_prefix", "seccomp")
 
@@ -280,7 +280,7 @@ FAST = True  # False (or OCIPY_EXEC_STAGE=python): always the Python stage 1 (te
 
 
 def _fast_ok(plan: ExecPlan) -> bool:
-    return not (plan.terminal or plan.lsm or plan.cpu_affinity or plan.sched is not None
+    return len(plan.env) < 65536 and not (plan.terminal or plan.lsm or plan.cpu_affinity or plan.sched is not None
                 or plan.ioprio is not None or plan.personality is not None or plan.mempolicy is not None
                 or (plan.seccomp is not None and plan.seccomp.notify))
 
@@ -364,7 +364,7 @@ def _stage_error(plan: ExecPlan, what: tuple, err: int, detail: int) -> str:
     if kind == "chroot":
         return why + (": ." if detail else "")
     if kind == "cwd":
-        return f"{plan.where}: process.cwd: chdir {plan.cwd}: " + ("outside the container's root" if detail else why)
+        return f"{plan.cwd_from}: chdir {plan.cwd}: " + ("outside the container's root" if detail else why)
     if kind == "stdio":
         return f"stdio fd {detail}: chown to {plan.uid}: {why}"
     if kind == "bounding":
@@ -555,7 +555,7 @@ def _child(plan: ExecPlan, o: _Opened, console_fd: int, wfd: int) -> None:
     try:
         process.chdir_in_root(plan.cwd)  # never through a magic link (CVE-2024-21626 class)
     except OSError as e:
-        raise OcipyError(f"{plan.where}: process.cwd: chdir {plan.cwd}: {e.strerror}") from None
+        raise OcipyError(f"{plan.cwd_from}: chdir {plan.cwd}: {e.strerror}") from None
     posix.setsid()
     if plan.terminal:
         _setup_terminal(plan, console_fd)

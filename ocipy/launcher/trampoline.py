@@ -8,7 +8,7 @@ the kernel run the host's /usr/bin/python3.11 inside the container: a
 dumpable process whose /proc/<pid>/exe is a handle on the host binary,
 which root in the container reopens for writing once no process executes
 it (CVE-2019-5736; runc 1.1 runs from a memfd copy of itself for the same
-reason). Through the trampoline, /proc/self/exe is a 1.6 KiB sealed memfd
+reason). Through the trampoline, /proc/self/exe is a 5.8 KiB sealed memfd
 (F_SEAL_WRITE: nothing can write it), and run any other way than as
 ocipy's last step it refuses (exit 126).
 
@@ -16,9 +16,12 @@ The init of a created container execs it in wait mode once it is set up:
 the trampoline, not the interpreter, then waits for `start` on exec.fifo
 (about 0.3 MiB charged to the container instead of the interpreter's ~4).
 
+`ocipy exec` runs its whole stage 1 as the trampoline's exec-stage mode
+(trampoline.c documents the steps; launcher/execproc.py computes them).
+
 Where memfd exec is not possible (not x86_64, vm.memfd_noexec=2, a seccomp
 profile refusing memfd_create or execveat), the program is exec'd
-directly, as before.
+directly, as before (and exec's stage 1 is a fork of the interpreter).
 
 `python -m ocipy.launcher.trampoline --build` rebuilds CODE from
 trampoline.c (gcc); tests/unit/test_trampoline.py checks it is current.

@@ -186,3 +186,16 @@ def _comm(pid: str) -> str:
             return f.read().strip()
     except OSError:
         return ""
+
+
+def test_cwd_errors_name_their_source(runtime, outb, tmp_path):
+    """A bad cwd is reported as the flag's or the --process file's, both ways."""
+    _container(runtime, outb)
+    for r in _both(runtime, "--cwd", "/nonexistent", "s", "true"):
+        assert r.returncode == 255
+        assert r.stderr.endswith("--cwd: chdir /nonexistent: No such file or directory\n"), r.stderr
+    p = tmp_path / "p.json"
+    p.write_text(json.dumps({"args": ["true"], "cwd": "/nope", "user": {"uid": 0, "gid": 0}}))
+    for r in _both(runtime, "--process", str(p), "s"):
+        assert r.returncode == 255
+        assert r.stderr.endswith(f"{p}: cwd: chdir /nope: No such file or directory\n"), r.stderr
