@@ -649,6 +649,31 @@ def mounts_idmap(ctx):
            "no mapping applied" if out == ["0:0", "1000:1000"] else f"unexpected ids {out}")
 
 
+@check("mounts.ridmap", 'config.md#configLinuxMountOptions: "`ridmap` | SHOULD"')
+def mounts_ridmap(ctx):
+    """An rbind with ridmap over a host directory with a tmpfs mounted inside it: the ids are
+    mapped in the submount too (idmap alone would map the top mount only). The host tmpfs
+    is unmounted before anything is removed."""
+    import subprocess as sp
+    host = os.path.join(ctx.workdir, ctx.rt.name, f"ridmap{ctx.new_id()}")
+    sub = os.path.join(host, "sub")
+    os.makedirs(sub)
+    if sp.run(["mount", "-t", "tmpfs", "-o", "size=64k", "cfridmap", sub], capture_output=True).returncode != 0:
+        raise Skip("cannot mount a tmpfs on the host")
+    try:
+        for d in (host, sub):
+            with open(os.path.join(d, "f0"), "w") as f:
+                f.write("x")
+        m = {"destination": "/mnt/r", "type": "bind", "source": host, "options": ["rbind", "ridmap"],
+             "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+             "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}
+        out = ctx.run("stat -c '%u:%g' /mnt/r/f0 /mnt/r/sub/f0", edit=lambda c: c["mounts"].append(m)).out.split()
+    finally:
+        sp.run(["umount", "-l", sub], capture_output=True)
+    expect(len(out) == 2 and out[0] == out[1] and out[0] != "0:0",
+           f"0:0 files show as {out} through the top mount and the submount (both must be mapped alike)")
+
+
 @check("mounts.mappings_pair", 'config.md#configPOSIXMounts: "If specified, it MUST be specified along with `gidMappings`."',
        'config.md#configPOSIXMounts: "If specified, it MUST be specified along with `uidMappings`."', R_INVALID)
 def mounts_mappings_pair(ctx):
@@ -737,6 +762,18 @@ def netdev_name_exists(ctx):
     try:
         expect_create_error(ctx, lambda c: c["linux"].update(netDevices={v.a: {"name": "lo"}}), "a network device named lo")
         expect(v.on_host(), "the interface left the host although create failed")
+    finally:
+        v.close()
+
+
+@check("netdevices.template", 'config-linux.md#configLinuxNetworkDevices: "In that case, the runtime MUST allow the move, and the kernel will generate a unique name for the interface within the container\'s network namespace."')
+def netdev_template(ctx):
+    """A new name with a `%d` template: the move is allowed and the kernel names it (cft0...)."""
+    v = _Veth(ctx)
+    try:
+        r = ctx.run("ip -o link show", edit=lambda c: c["linux"].update(netDevices={v.a: {"name": "cft%d"}}))
+        names = [ln.split(":")[1].strip().split("@")[0] for ln in r.out.splitlines() if ln.count(":") >= 2]
+        expect(any(n.startswith("cft") and n[3:].isdigit() for n in names), f"no cft<N> in the container: {names}")
     finally:
         v.close()
 
