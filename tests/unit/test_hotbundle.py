@@ -189,3 +189,51 @@ def test_module_cli_check(tmp_path):
     (parent / "ocipy" / "mod_new.py").write_text("")
     r = subprocess.run([sys.executable, "-c", code, "check", str(bundle)], capture_output=True, text=True)
     assert r.returncode == 1 and r.stdout.split() == ["stale:", "ocipy.mod_d", "stale:", "ocipy.mod_new"], r.stdout
+
+
+_EXT_PROBE = '''\
+import marshal, sys
+code, g = marshal.loads(open(sys.argv[1], "rb").read(65536))
+idx = g["INDEX"]
+if sys.argv[2] == "foreign":
+    idx["prefix"] = "/elsewhere"
+elif sys.argv[2] == "changed":
+    origin, mtime, size = idx["extensions"]["_json"].rsplit(":", 2)
+    idx["extensions"]["_json"] = "%s:%d:%s" % (origin, int(mtime) + 1, size)
+exec(code, g)
+sys.path[:] = []  # no search could find it now: only the bundle's entry
+try:
+    import _json
+except ImportError:
+    print("not-found")
+else:
+    print(type(_json.__loader__).__name__, _json.__file__)
+'''
+
+
+def test_extension_modules_are_found_at_the_recorded_file(tmp_path):
+    """_json (every hot command) is loaded from the file the build found,
+    without the sys.path search; never for an interpreter of another prefix,
+    nor once the file changed (then the normal import runs)."""
+    if "_json" in sys.builtin_module_names:
+        import pytest
+
+        pytest.skip("_json is built into this interpreter")
+    dest = tmp_path / "bundle.bin"
+    index = hb.build(str(dest), str(PKG))
+    origin = index["extensions"]["_json"].rsplit(":", 2)[0]
+    import _json
+
+    assert origin == _json.__file__ and index["prefix"] == sys.prefix
+    probe = tmp_path / "probe.py"
+    probe.write_text(_EXT_PROBE)
+
+    def run(mode):
+        r = subprocess.run([sys.executable, "-I", "-S", str(probe), str(dest), mode],
+                           capture_output=True, text=True, timeout=30, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+    assert run("ok") == f"ExtensionFileLoader {origin}"
+    assert run("foreign") == "not-found"
+    assert run("changed") == "not-found"
+    assert hb.stale(str(dest), str(PKG)) == [] or "_json" not in hb.stale(str(dest), str(PKG))
