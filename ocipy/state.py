@@ -87,14 +87,15 @@ def proc_start_time(pid: int) -> tuple[int, str] | None:
     return int(rest[19]), rest[0].decode()
 
 
-def write_atomic(path: str, data: str | bytes, mode: int = 0o600) -> None:
+def write_atomic(path: str, data: str | bytes, mode: int = 0o600, dir_fd: int | None = None) -> None:
+    """tmp file + rename; with dir_fd, path is a name in that directory."""
     tmp = f"{path}.tmp{posix.getpid()}"
-    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, mode)
+    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, mode, dir_fd=dir_fd)
     try:
         posix.write(fd, data.encode() if isinstance(data, str) else data)
     finally:
         posix.close(fd)
-    posix.rename(tmp, path)
+    posix.rename(tmp, path, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 
 class Container:
@@ -132,7 +133,10 @@ class Container:
         return True
 
     def save(self) -> None:
-        write_atomic(self.dir + "/" + STATE_FILE, jsonlite.dumps(self.state))
+        write_atomic(self.dir + "/" + STATE_FILE, self.dumps())
+
+    def dumps(self) -> str:
+        return jsonlite.dumps(self.state)
 
     # -- status -----------------------------------------------------------
     @property

@@ -37,7 +37,7 @@ class Plan:
         "new_keyring", "userns_join", "sched", "ioprio", "personality", "cgroup_fds", "cgroup_dirs",
         "seccomp",
         "mempolicy", "lsm",
-        "net_devices", "idmaps", "idmap_fds",
+        "net_devices", "idmaps", "idmap_fds", "lean",
     )
 
 
@@ -48,6 +48,7 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.where = os.path.join(bundle, "config.json")  # errors name the file, like spec.load
     p.no_pivot, p.preserve_fds, p.new_keyring = no_pivot, preserve_fds, new_keyring
     p.cgroup_fds, p.cgroup_dirs = [], {}  # filled by stages.create once the cgroup exists
+    p.lean = None  # stages.create's hand-over (stages.Lean), when it applies
     linux = config.get("linux") or {}
     proc = config.get("process")
     if not proc:

@@ -53,7 +53,8 @@ class Created:
 
 def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_socket: str = "",
            no_pivot: bool = False, preserve_fds: int = 0, subreaper: bool = False,
-           own_console: bool = False, new_keyring: bool = True, systemd_cgroup: bool = False) -> Created:
+           own_console: bool = False, new_keyring: bool = True, systemd_cgroup: bool = False,
+           hand_over: bool = False) -> Created:
     """Stage 0. With own_console (a foreground `run`), a terminal without
     --console-socket is allowed: the pty master comes back to us over a
     socketpair, in Created.console."""
@@ -81,6 +82,9 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
     if listen:
         plan.env = [e for e in plan.env if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
         plan.env += [f"LISTEN_FDS={listen}", "LISTEN_PID=1"]
+    lean_ok = hand_over and not (subreaper or own_console or notify_sock) and _lean_ok(plan)
+    if lean_ok:  # validation is over: its memory goes to what stage 0 and the init allocate next
+        _drop_modules(_STAGE0_ONLY)
     if plan.terminal and not console_socket and not own_console:
         raise OcipyError(f"{plan.where}: process.terminal is true: --console-socket is required "
                          "(or set terminal to false)")
@@ -141,6 +145,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         if notify_sock:
             notify.make_dir(c.dir)
         mgr = _cgroup_setup(plan, cid, systemd_cgroup, root)
+        if lean_ok:  # planning is over too
+            _drop_modules(_PLANNING)
         c.state["cgroup"] = mgr.to_state()
         c.save()
         low = 3 + preserve_fds
@@ -189,9 +195,13 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         else:
             # stage 1 folded into this process: nothing it does needs a
             # process of its own, and one fork fewer is faster and leaner
+            if lean_ok:
+                plan.lean = _lean(plan, c, pid_file)
             _enter_namespaces(plan, None)
             init_pid = _fork_init(parent, child, plan, fifo_fd, console_fd)
             _close_child_side(child, fifo_fd, console_fd)
+            if plan.lean is not None:  # the waiter could not be exec'd: wait here
+                return _finish_here(parent, c, init_pid, plan)
             _record_init(c, init_pid)
             _parent_loop(parent, 0, plan, c, init_pid)
         for fd in plan.idmap_fds.values():  # the init has attached them
@@ -230,6 +240,158 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             # (poststop hooks, failures only warned about)
             _poststop(c.state or {}, plan.config)
         raise
+
+
+# --- the hand-over: stage 0 becomes a 6 KiB program while the init works ------
+# A forked interpreter is charged twice: every page the init writes while
+# stage 0 still maps it is copied (~1.5 MiB of the ~6.3 MiB create peaked
+# at). So where stage 0 has nothing left to do but wait (stage 1 folded, no
+# runtime-namespace work: hooks, netDevices, a seccomp listener, idmapped
+# mounts, time namespaces, a NOTIFY_SOCKET relay; `create` itself, not
+# `run`), it execs the trampoline's create-wait mode (trampoline.c) right
+# after the fork, and the init, held until then, does stage 0's remaining
+# writes itself: its pid and start time in state.json (before it leaves the
+# host's mount namespace), --pid-file and "created" at the end (through
+# directory fds opened here). The waiter exits 0 on the init's "ok"; for
+# anything else it runs this command line again with OCIPY_CREATE_REPORT,
+# and finish_report() logs it and, without "ok", removes the container.
+class Lean:
+    __slots__ = ("c", "memfd", "dirfd", "pid_dirfd", "pid_name", "gate_r", "gate_w", "mnt_ino", "argv", "env")
+
+
+def _lean_ok(plan) -> bool:
+    """Whether the hand-over applies to this plan (stage 1 folded and no
+    work left for stage 0 after the fork)."""
+    import sys
+
+    return not (_needs_stage1(plan) or _runtime_hooks(plan) or any((plan.config.get("hooks") or {}).values())
+                or plan.net_devices or plan.idmaps or (plan.seccomp is not None and plan.seccomp.notify)
+                or plan.ns_new & 0x80 or any(t == "time" for t, _, _ in plan.ns_join) or plan.time_offsets
+                or not getattr(sys, "orig_argv", None) or not sys.executable
+                or os.environ.get("OCIPY_CREATE_HAND_OVER") == "0")
+
+
+def _drop_modules(names) -> None:
+    """Forget modules and empty them (their functions and tables freed: no
+    gc runs, the cycles go with the dicts); a later import loads them anew."""
+    import sys
+
+    for name in names:
+        mod = sys.modules.pop(name, None)
+        if mod is not None:
+            pkg, _, attr = name.rpartition(".")
+            if pkg in sys.modules and getattr(sys.modules[pkg], attr, None) is mod:
+                delattr(sys.modules[pkg], attr)  # `from pkg import attr` must not find the empty one
+            mod.__dict__.clear()
+
+
+def _lean(plan, c, pid_file: str):
+    """A Lean for the hand-over (_lean_ok(plan) is true), or None where
+    memfd exec is refused."""
+    from ocipy.launcher import trampoline
+
+    memfd = trampoline._memfd()
+    if memfd < 0:
+        return None
+    low = 3 + plan.preserve_fds
+    ln = Lean()
+    ln.c, ln.memfd, ln.mnt_ino = c, _above(memfd, low), 0
+    flags = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+    ln.dirfd = _above(os.open(c.dir, flags), low)
+    ln.pid_dirfd, ln.pid_name = -1, ""
+    if pid_file:
+        ln.pid_dirfd = _above(os.open(os.path.dirname(pid_file), flags), low)
+        ln.pid_name = os.path.basename(pid_file)
+    r, w = os.pipe2(os.O_CLOEXEC)
+    ln.gate_r, ln.gate_w = _above(r, low), _above(w, low)
+    import sys
+    import posix
+
+    ln.argv = [trampoline.MAGIC, "", "", sys.executable, *sys.orig_argv]
+    ln.env = posix.environ  # bytes: passed as they are
+    from ocipy.syscalls import malloc_trim
+
+    malloc_trim()  # what validation freed is not copied into the init's page tables
+    from ocipy import log
+
+    log.debug("create: stage 0 hands over to the create-wait program once the init is forked")
+    return ln
+
+
+def _hand_over(parent, init_pid: int, ln) -> None:
+    """Stage 0, right after the fork: exec the create-wait program (argv and
+    env made before the fork: as little as possible is written meanwhile).
+    Returns only if that failed (then the caller waits in Python)."""
+    ln.argv[2] = str(init_pid)
+    try:
+        os.execve(ln.memfd, ln.argv, ln.env)
+    except OSError:
+        os.set_inheritable(parent.rfd, False)
+        os.close(ln.gate_w)  # let the init go on
+        ln.gate_w = -1
+
+
+def _finish_here(parent, c, init_pid: int, plan) -> Created:
+    """The waiter's job, in Python (its exec failed)."""
+    chunks = []
+    while True:
+        b = os.read(parent.rfd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    parent.close()
+    finish_report(c.root, c.id, f"{init_pid}\n".encode() + b"".join(chunks))
+    return Created(c, init_pid, -1)
+
+
+def finish_report(root: str, cid: str, rep: bytes) -> int:
+    """What the init said after the hand-over (OCIPY_CREATE_REPORT, or read
+    by _finish_here): its warnings logged; without "ok", the container is
+    removed as a failed create is, and the error raised. Only for the init
+    this very process forked before it exec'd the waiter (our child)."""
+    from ocipy import log
+
+    pid_s, _, data = rep.partition(b"\n")
+    try:
+        pid = int(pid_s)
+        wpid, status = os.waitpid(pid, os.WNOHANG)
+    except (ValueError, ChildProcessError):
+        raise OcipyError("OCIPY_CREATE_REPORT: not the report of this create") from None
+    ok, err = False, None
+    for line in data.decode("utf-8", "replace").split("\n"):
+        kind, _, payload = line.partition(" ")
+        if kind == "ok":
+            ok = True
+        elif kind == "warn":
+            log.warn(payload)
+        elif kind in ("error", "hookerror") and err is None:
+            err = payload
+    if ok and err is None:
+        return 0
+    if err is None:
+        why = ""
+        if wpid:
+            if os.WIFSIGNALED(status):
+                why = f" (killed by signal {os.WTERMSIG(status)})"
+            elif os.WIFEXITED(status):
+                why = f" (exit status {os.WEXITSTATUS(status)})"
+        err = f"container init exited unexpectedly{why}"
+    if not wpid:
+        _kill_and_reap(pid)
+    c = st.Container(root, cid)
+    c.reload()
+    rec = (c.state or {}).get("cgroup")
+    if rec:
+        from ocipy import cgroups
+
+        try:
+            mgr = cgroups.from_state(rec)
+            mgr.kill_all(9)
+            mgr.destroy()
+        except OcipyError:
+            pass
+    c.remove_dir()
+    raise OcipyError(err)
 
 
 def _poststop(state: dict, config: dict) -> None:
@@ -611,11 +773,25 @@ def _enter_namespaces(plan, ch) -> None:
 
 
 def _fork_init(parent, ch, plan, fifo_fd: int, console_fd: int) -> int:
-    """Fork stage 2; returns its pid (as seen by the caller)."""
+    """Fork stage 2; returns its pid (as seen by the caller). With the
+    hand-over (plan.lean), stage 0 execs the waiter at once and the init
+    waits for that (the gate's EOF): nothing is copied on write meanwhile."""
+    ln = plan.lean
+    if ln is not None:
+        os.set_inheritable(parent.rfd, True)  # for the waiter (the init closes its copy)
+        ln.argv[1] = f"c{parent.rfd}"
     pid = os.fork()
+    if pid and ln is not None:
+        _hand_over(parent, pid, ln)  # returns only if the exec failed
     if pid == 0:
         code = 1
         try:
+            if ln is not None:
+                os.close(ln.gate_w)
+                os.read(ln.gate_r, 1)  # EOF: stage 0 is the waiter now (or gave up exec'ing it)
+                os.close(ln.gate_r)
+                os.close(ln.memfd)
+                _lean_start(ln)
             if parent is not None:
                 parent.close()
             _stage2(ch, plan, fifo_fd, console_fd)
@@ -624,6 +800,43 @@ def _fork_init(parent, ch, plan, fifo_fd: int, console_fd: int) -> int:
         finally:
             os._exit(code)
     return pid
+
+
+# stage 0's modules that neither the rest of create nor the init use once the
+# plan is built: emptied then (with the hand-over), what is allocated next
+# (the cgroup, the state, the init's modules and objects) reuses their memory
+_PLANNING = ("ocipy.launcher.plan", "ocipy.spec.mounts", "ocipy.spec.caps", "ocipy.spec.rlimits",
+             "ocipy.spec.defaults")
+_STAGE0_ONLY = ("ocipy.spec.load", "ocipy.spec.validate", "ocipy.spec._table", "ocipy.cli.parse",
+                "ocipy.cli._table", "ocipy.commands.create")
+
+
+def _lean_start(ln) -> None:
+    """The init, after the hand-over, still in the host's namespaces but
+    pid (children only): its host pid (/proc/self of the host's procfs) and
+    start time in state.json, as stage 0 records them otherwise."""
+    pid = int(os.readlink("/proc/self"))
+    _record_init(ln.c, pid)
+
+
+def _lean_save(ln) -> None:
+    """The init, set up but for its seccomp filter, credentials and the
+    executable's lookup (still root with every capability: after them it may
+    be neither): --pid-file and "created" through the directory fds (the
+    host's paths are out of reach now). Should a later step fail, the waiter
+    reports it and the container is removed as any failed create's."""
+    c = ln.c
+    if ln.pid_dirfd >= 0:
+        try:
+            st.write_atomic(ln.pid_name, str(c.state["pid"]), 0o644, dir_fd=ln.pid_dirfd)
+        except OSError as e:
+            raise OcipyError(f"--pid-file {ln.pid_name}: {os.strerror(e.errno)}") from None
+        os.close(ln.pid_dirfd)
+    c.state["status"] = st.CREATED
+    if c.state["new_mntns"]:
+        c.state["mnt_ino"] = ln.mnt_ino
+    st.write_atomic(st.STATE_FILE, c.dumps(), dir_fd=ln.dirfd)
+    os.close(ln.dirfd)
 
 
 def _write_time_offsets(plan) -> None:
@@ -673,6 +886,8 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     now = plan.ns_new & ~(sc.CLONE_NEWUSER | sc.CLONE_NEWPID | sc.CLONE_NEWTIME | sc.CLONE_NEWCGROUP)
     if now:
         sc.unshare(now)
+    if plan.lean is not None:  # our mount namespace, seen through the host's /proc still here
+        plan.lean.mnt_ino = os.stat("/proc/self/ns/mnt").st_ino
     os.setsid()
     if plan.new_keyring:
         try:
@@ -733,6 +948,8 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     # against the container's cgroup budget (cpu.rt_runtime_us), not refused
     # by the join with a vague EINVAL
     process.set_process_attrs(plan)
+    if plan.lean is not None:
+        _lean_save(plan.lean)
     if plan.seccomp is not None and not plan.nnp:  # needs CAP_SYS_ADMIN: before the drop (runc's order)
         _load_seccomp(ch, plan)
     # a spare gid for the trampoline's wait (process.exec_waiting), unless startContainer hooks run here
@@ -743,9 +960,12 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     path = process.find_executable(plan)
     if plan.seccomp is not None and plan.nnp:  # as late as the listener hand-off allows (runc's order)
         _load_seccomp(ch, plan)
-    ch.send("ready")
-    if ch.recv()[0] != "ack":
-        os._exit(1)  # stage 0 is gone: create failed or was killed
+    if plan.lean is not None:
+        ch.send("ok")  # the waiter gone (create killed): EPIPE, and we exit
+    else:
+        ch.send("ready")
+        if ch.recv()[0] != "ack":
+            os._exit(1)  # stage 0 is gone: create failed or was killed
     ch.close()
     # A namespace's init only receives signals it handles: while we wait for
     # `start`, `kill ID TERM` must still end the container as it would the

@@ -44,6 +44,17 @@
  * pipe) and exits. A failing step writes "e<index>,<errno>[,<detail>]"
  * and exits 1; warnings are "W<cap>,<errno>"; the last step execs the
  * program, which closes the pipe (close-on-exec): EOF means success.
+ *
+ * Create-wait mode (`ocipy create`, launcher/stages.py): ERRFD is "c" + the
+ * number of the init's channel (read end); then the init's host pid, the
+ * path of the interpreter and the CLI's own command line. Stage 0 execs
+ * this once it has forked the init, so that the interpreter's memory is
+ * not held twice while the container is set up: the init saves the state
+ * itself and writes "ok" and closes the channel. Exactly "ok": exit 0.
+ * Anything else (warnings, an error, nothing: the init died) goes back to
+ * Python: the same command line again with OCIPY_CREATE_REPORT=<pid>
+ * newline <what the channel said> in the environment (commands/create.py
+ * logs it and, without "ok", removes the container).
  * Steps (numbers in decimal, comma-separated):
  *   D                 prctl(PR_SET_DUMPABLE, 0)
  *   n FD,TYPE         setns
@@ -499,6 +510,36 @@ __attribute__((noreturn)) static void exec_stage(long argc, char **argv, char **
     xfail(nops, 22, 0); /* no Z step */
 }
 
+/* ---- create-wait mode (see the top of this file) ----------------------- */
+static char rep[65536 + 64];
+static char *renv[65536 + 2];
+
+__attribute__((noreturn)) static void create_wait(long argc, char **argv, char **envp) {
+    static const char var[] = "OCIPY_CREATE_REPORT=";
+    char *p = rep;
+    long fd = num(argv[1] + 1), n = 0, r, ne = 0;
+    for (const char *q = var; *q; q++) *p++ = *q;
+    for (const char *q = argv[2]; *q; q++) *p++ = *q;
+    *p++ = '\n';
+    while (n < 65536 && (r = sc3(0, fd, (long)(p + n), 65536 - n)) != 0) {
+        if (r == -4) continue; /* EINTR */
+        if (r < 0) break;
+        n += r;
+    }
+    if (n == 3 && p[0] == 'o' && p[1] == 'k' && p[2] == '\n')
+        sc3(231, 0, 0, 0); /* the container is created */
+    for (long i = 0; i < n; i++) if (!p[i]) p[i] = ' ';
+    p[n] = 0;
+    renv[ne++] = rep;
+    for (char **e = envp; *e && ne < 65536; e++)
+        if (!prefix(*e, var)) renv[ne++] = *e;
+    renv[ne] = 0;
+    if (argc >= 5) sc3(59, (long)argv[3], (long)(argv + 4), (long)renv);
+    put(2, "ocipy: create: cannot run the interpreter again to report the init's failure\n");
+    sc3(231, 1, 0, 0);
+    __builtin_unreachable();
+}
+
 __attribute__((used, noreturn)) static void main2(long *sp) {
     long argc = sp[0];
     char **argv = (char **)(sp + 1), **envp = argv + argc + 1;
@@ -520,6 +561,8 @@ __attribute__((used, noreturn)) static void main2(long *sp) {
     long errfd = -1;
     if (argv[1][0] == 'x')
         exec_stage(argc, argv, envp);
+    if (argv[1][0] == 'c')
+        create_wait(argc, argv, envp);
     if (argv[1][0] == 'w') {
         wait_start(num(argv[1] + 1));
     } else if (argv[1][0] != '-') {

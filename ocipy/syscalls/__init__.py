@@ -30,6 +30,15 @@ class _Libc:
 _libc = _Libc()
 
 
+def malloc_trim() -> None:
+    """Give the C heap's free pages back to the kernel (glibc malloc_trim(0):
+    the top of the heap and, since 2.8, free pages inside it)."""
+    try:
+        _libc.malloc_trim(c_long(0))
+    except AttributeError:  # not glibc
+        pass
+
+
 def _syscall(nr: int, *args):
     # syscall(2) is variadic and reads longs: pass every argument as one
     return _libc.syscall(c_long(nr), *(a if isinstance(a, (bytes, type(None))) else c_long(a) for a in args))
