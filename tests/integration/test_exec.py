@@ -271,7 +271,8 @@ def test_paused_container(runtime, ctr, tmp_path):
 
 
 def _frozen_setup_pid(runtime) -> int:
-    """The ocipy process waiting, frozen, in the container's cgroup before its execve."""
+    """The ocipy process waiting, frozen, in the container's cgroup before its
+    execve: the C exec stage (a sealed memfd) or the Python stage 1."""
     from ocipy.commands.exec import state_dirs
 
     with open(os.path.join(runtime.root, "e", "state.json")) as f:
@@ -284,7 +285,8 @@ def _frozen_setup_pid(runtime) -> int:
             continue
         for pid in pids:
             try:
-                if "python" in os.readlink(f"/proc/{pid}/exe"):
+                exe = os.readlink(f"/proc/{pid}/exe")
+                if "python" in exe or "ocipy-exec" in exe:
                     return pid
             except OSError:
                 continue
