@@ -70,7 +70,8 @@ _PROCS_FROM = ("freezer", "devices", "memory", "pids", "cpu", "cpuacct", "cpuset
 def set_memory(d: str, res: dict) -> None:
     limit = field(res, "memory", "limit")
     swap = field(res, "memory", "swap")
-    check_memory_usage(res, read_uint(d + "/memory.usage_in_bytes"))
+    if (res.get("memory") or {}).get("checkBeforeUpdate"):  # the read only when it matters
+        check_memory_usage(res, read_uint(d + "/memory.usage_in_bytes"))
     memsw = exists(d, "memory.memsw.limit_in_bytes")
     if limit == -1 and swap is None and memsw:
         swap = -1  # unlimited memory: unlimited memory+swap too (runc)

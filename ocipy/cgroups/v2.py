@@ -152,7 +152,8 @@ def set_memory(d: str, res: dict) -> None:
     limit = field(res, "memory", "limit")
     resv = field(res, "memory", "reservation")
     swap = field(res, "memory", "swap")
-    check_memory_usage(res, read_uint(d + "/memory.current"))
+    if (res.get("memory") or {}).get("checkBeforeUpdate"):  # the read only when it matters
+        check_memory_usage(res, read_uint(d + "/memory.current"))
     if swap is not None and swap != -1 and limit is None:
         # an update of swap alone: relative to the memory limit in force
         cur = read_uint(d + "/memory.max")
