@@ -251,8 +251,9 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
 # `run`), it execs the trampoline's create-wait mode (trampoline.c) right
 # after the fork, and the init, held until then, does stage 0's remaining
 # writes itself: its pid and start time in state.json (before it leaves the
-# host's mount namespace), --pid-file and "created" at the end (through
-# directory fds opened here). The waiter exits 0 on the init's "ok"; for
+# host's mount namespace), --pid-file and "created" once set up, before it
+# drops its privileges (through directory fds opened here). The waiter exits
+# 0 on the init's "ok"; for
 # anything else it runs this command line again with OCIPY_CREATE_REPORT,
 # and finish_report() logs it and, without "ok", removes the container.
 class Lean:
@@ -368,14 +369,8 @@ def finish_report(root: str, cid: str, rep: bytes) -> int:
             err = payload
     if ok and err is None:
         return 0
-    if err is None:
-        why = ""
-        if wpid:
-            if os.WIFSIGNALED(status):
-                why = f" (killed by signal {os.WTERMSIG(status)})"
-            elif os.WIFEXITED(status):
-                why = f" (exit status {os.WEXITSTATUS(status)})"
-        err = f"container init exited unexpectedly{why}"
+    if err is None:  # as _parent_loop words an init gone without a word
+        err = f"container init exited unexpectedly{_status_reason(status) if wpid else ''}"
     if not wpid:
         _kill_and_reap(pid)
     c = st.Container(root, cid)
@@ -671,6 +666,10 @@ def _exit_reason(pid: int) -> str:
         _, status = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         return ""
+    return _status_reason(status)
+
+
+def _status_reason(status: int) -> str:
     if os.WIFSIGNALED(status):
         return f" (killed by signal {os.WTERMSIG(status)})"
     if os.WIFEXITED(status):
