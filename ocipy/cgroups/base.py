@@ -470,6 +470,14 @@ def device_key(d: dict) -> str:
     return f"{d['major']}:{d['minor']}"
 
 
+def set_pids(d: str, res: dict) -> None:
+    """pids.max: the same file and format on v1 and v2."""
+    limit = field(res, "pids", "limit")
+    if limit is not None:
+        # the spec: 0 is a valid limit; negative means unlimited
+        write(d, "pids.max", "max" if limit < 0 else limit, "pids.limit")
+
+
 def check_memory_usage(res: dict, usage) -> None:
     """memory.checkBeforeUpdate (runc's CheckMemoryUsage): refuse a limit at
     or below the current usage instead of letting v2 OOM-kill to get there

@@ -44,6 +44,7 @@ from ocipy.cgroups.base import (
     read_kv,
     read_or,
     read_uint,
+    set_pids,
     undo_mkdirs,
     write,
 )
@@ -283,7 +284,7 @@ def set_devices(d: str, res: dict) -> None:
 
 
 _WRITERS = {"cpuset": set_cpuset, "devices": set_devices, "memory": set_memory, "cpu": set_cpu,
-            "pids": lambda d, res: _v2().set_pids(d, res), "blkio": set_blkio, "hugetlb": set_hugetlb, "net_cls": set_net_cls,
+            "pids": set_pids, "blkio": set_blkio, "hugetlb": set_hugetlb, "net_cls": set_net_cls,
             "net_prio": set_net_prio, "rdma": lambda d, res: _v2().set_rdma(d, res)}
 # the same resources written to a cgroup2 directory (hybrid hosts)
 # (names, resolved in ocipy.cgroups.v2 when used: importing it is skipped otherwise)

@@ -50,6 +50,7 @@ from ocipy.cgroups.base import (
     read_kv,
     read_or,
     read_uint,
+    set_pids,
     undo_mkdirs,
     write,
 )
@@ -139,13 +140,6 @@ def unsupported(res: dict) -> None:
         raise no("network.classID", "net_cls is a cgroup v1 controller")
     if field(res, "network", "priorities"):
         raise no("network.priorities", "net_prio is a cgroup v1 controller")
-
-
-def set_pids(d: str, res: dict) -> None:
-    limit = field(res, "pids", "limit")
-    if limit is not None:
-        # the spec: 0 is a valid limit; negative means unlimited
-        write(d, "pids.max", "max" if limit < 0 else limit, "pids.limit")
 
 
 def set_memory(d: str, res: dict) -> None:
