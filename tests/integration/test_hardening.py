@@ -200,6 +200,10 @@ def same_files(before: dict, after: dict) -> list:
     return [p for p in before if p in after and before[p] != after[p]]
 
 
+# the programs the attacks run in their containers (comm names)
+CONTAINER_COMMS = ("attack", "sh", "sleep", "true", "cat", "busybox")
+
+
 def leaks(log: str, allowed: set, devs: set, forbidden: set) -> list:
     """Lines of an attack log that reached the host: a target on a host
     filesystem that is neither in the container's trees nor stdio it was
@@ -216,6 +220,11 @@ def leaks(log: str, allowed: set, devs: set, forbidden: set) -> list:
                 bad.append(line)
         elif f[:1] == ["TRACE"]:
             key = (int(f[3]), int(f[4]))
+            if key == (0, 0) and f[2] in CONTAINER_COMMS:
+                # traced, then gone before its exe could be read: a program of the
+                # container by its name (set by the execve that made it one; ocipy's
+                # stages are named after the interpreter or the memfd)
+                continue
             if key not in allowed:  # a traced process that is not the container's own busybox
                 bad.append(line)
     return bad

@@ -149,17 +149,18 @@ static void try_trace(pid_t pid, const char *comm) {
      * what is tested here). Stopped with INTERRUPT, detached with any
      * signal it was about to take given back. */
     if (ptrace(PTRACE_SEIZE, pid, 0, 0) != 0) return;
-    ptrace(PTRACE_INTERRUPT, pid, 0, 0);
-    int status, sig = 0;
-    if (waitpid(pid, &status, __WALL) == pid && WIFSTOPPED(status) && (status >> 16) == 0 &&
-        WSTOPSIG(status) != SIGTRAP)
-        sig = WSTOPSIG(status); /* a signal-delivery-stop: the signal goes on */
+    /* what was attached: its exe, read at once (0 0: it is already gone) */
     char exe[64], line[256];
     struct stat st;
     snprintf(exe, sizeof exe, "/proc/%d/exe", pid);
     if (stat(exe, &st) != 0) memset(&st, 0, sizeof st);
     snprintf(line, sizeof line, "TRACE %d %s %lu %lu", pid, comm, (unsigned long)st.st_dev, (unsigned long)st.st_ino);
     once(line);
+    ptrace(PTRACE_INTERRUPT, pid, 0, 0);
+    int status, sig = 0;
+    if (waitpid(pid, &status, __WALL) == pid && WIFSTOPPED(status) && (status >> 16) == 0 &&
+        WSTOPSIG(status) != SIGTRAP)
+        sig = WSTOPSIG(status); /* a signal-delivery-stop: the signal goes on */
     ptrace(PTRACE_DETACH, pid, 0, sig);
 }
 
