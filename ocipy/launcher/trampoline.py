@@ -8,7 +8,7 @@ the kernel run the host's /usr/bin/python3.11 inside the container: a
 dumpable process whose /proc/<pid>/exe is a handle on the host binary,
 which root in the container reopens for writing once no process executes
 it (CVE-2019-5736; runc 1.1 runs from a memfd copy of itself for the same
-reason). Through the trampoline, /proc/self/exe is a 5.8 KiB sealed memfd
+reason). Through the trampoline, /proc/self/exe is a 6.4 KiB sealed memfd
 (F_SEAL_WRITE: nothing can write it), and run any other way than as
 ocipy's last step it refuses (exit 126).
 
@@ -17,7 +17,9 @@ the trampoline, not the interpreter, then waits for `start` on exec.fifo
 (about 0.3 MiB charged to the container instead of the interpreter's ~4).
 
 `ocipy exec` runs its whole stage 1 as the trampoline's exec-stage mode
-(trampoline.c documents the steps; launcher/execproc.py computes them).
+(trampoline.c documents the steps; launcher/execproc.py computes them), and
+`ocipy create` becomes its create-wait mode once the init is forked
+(launcher/stages.py, the hand-over).
 
 Where memfd exec is not possible (not x86_64, vm.memfd_noexec=2, a seccomp
 profile refusing memfd_create or execveat), the program is exec'd
