@@ -13,14 +13,12 @@ cgroup.subtree_control).
     mgr.create(resources); warnings = mgr.apply(resources); mgr.join(pid)
     state["cgroups"] = mgr.to_state()      ...later: from_state(state["cgroups"])
 
-Hot path (create/start/kill/delete import this): os and errno only; no
-typing/re/json/pathlib. Every failure is a CgroupError whose str() is one
-line naming the resource, controller or cgroup file.
+Hot path (create/start/kill/delete import this): posix (through
+ocipy.pathlite) and errno only; no os, __future__, typing/re/json/pathlib.
+Every failure is a CgroupError whose str() is one line naming the resource,
+controller or cgroup file.
 """
-from __future__ import annotations
-
-import os
-
+from ocipy.pathlite import dirname as _dirname, isdir as _isdir, join as _path_join, normpath as _normpath
 from ocipy.errors import OcipyError
 
 __all__ = [
@@ -98,7 +96,7 @@ class Hierarchy:
 
 def _read_words(d: str, name: str) -> list:
     try:
-        with open(os.path.join(d, name), "rb") as f:
+        with open(_path_join(d, name), "rb") as f:
             return f.read().decode().split()
     except OSError:
         return []
@@ -201,7 +199,7 @@ def clean_path(path: str) -> str:
     if not path:
         return ""
     absolute = path.startswith("/")
-    p = os.path.normpath("/" + path)
+    p = _normpath("/" + path)
     p = "/" + p.lstrip("/")  # normpath keeps a leading "//" (POSIX)
     if absolute:
         return p
@@ -231,7 +229,7 @@ def resolve_path(cgroups_path: str | None, cid: str, systemd: bool = False,
         slice_, prefix, name = _parse_systemd(cgroups_path, cid)
         unit = name if name.endswith(".slice") else (f"{prefix}-{name}.scope" if prefix else f"{name}.scope")
         where = f"{unit} in {slice_ or 'system.slice'}"
-        if not os.path.isdir(systemd_dir):
+        if not _isdir(systemd_dir):
             raise CgroupError(f"--systemd-cgroup: systemd is not running on this host (no {systemd_dir}): "
                               f"cannot create {where}; use the cgroupfs driver (no --systemd-cgroup)")
         raise CgroupError(f"--systemd-cgroup: the systemd cgroup driver is not implemented yet "
@@ -279,7 +277,7 @@ def _under(mountpoint: str, mount_root: str, own: str | None, rel: str) -> str:
             base = own
         elif own == mount_root or own.startswith(mount_root.rstrip("/") + "/"):
             base = own[len(mount_root.rstrip("/")):] or "/"
-    return _join(mountpoint, os.path.join(base, rel))
+    return _join(mountpoint, _path_join(base, rel))
 
 
 def new_manager(hier: Hierarchy, path: str, cid: str = "", own: dict | None = None):
@@ -302,7 +300,7 @@ def new_manager(hier: Hierarchy, path: str, cid: str = "", own: dict | None = No
         if relative:
             # runc fs2: the parent of our own cgroup (ours holds processes)
             mine = own.get("", "/") or "/"
-            d = _under(hier.unified, hier.unified_root, os.path.dirname(mine.rstrip("/")) or "/", path)
+            d = _under(hier.unified, hier.unified_root, _dirname(mine.rstrip("/")) or "/", path)
         else:
             d = _join(hier.unified, path)
         return V2Manager(path, d, hier.unified, cid)

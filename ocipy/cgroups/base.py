@@ -17,11 +17,10 @@ spec layer validates them):
 - A set field the host cannot honour is an error naming it; deprecated ones
   (memory.kernel, memory.kernelTCP) come back from apply() as warnings.
 """
-from __future__ import annotations
-
 import errno
-import os
+import posix
 
+from ocipy.pathlite import exists as _exists, isdir as _isdir
 from ocipy.cgroups import CgroupError
 
 # cgroup2 core files (cgroup.procs, cgroup.freeze...): in every v2 cgroup,
@@ -99,25 +98,46 @@ def write(d: str, name: str, value, what: str = "") -> None:
     path = d + "/" + name
     data = str(value)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)
     except OSError as e:
         raise file_error(e, path, "open", what) from None
     try:
-        os.write(fd, data.encode())
+        posix.write(fd, data.encode())
     except OSError as e:
         raise file_error(e, path, "write " + _show(data), what) from None
     finally:
-        os.close(fd)
+        posix.close(fd)
+
+
+def write_each(d: str, name: str, values, what: str = "") -> None:
+    """Write values to one cgroup file in order through one fd: one write(2)
+    each, as write() (v1's devices.allow takes one rule per write). Errors
+    name the file and the value that failed; the ones after it are not
+    written."""
+    path = d + "/" + name
+    try:
+        fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)
+    except OSError as e:
+        raise file_error(e, path, "open", what) from None
+    try:
+        for value in values:
+            data = str(value)
+            try:
+                posix.write(fd, data.encode())
+            except OSError as e:
+                raise file_error(e, path, "write " + _show(data), what) from None
+    finally:
+        posix.close(fd)
 
 
 def join_one(d: str, pid: int, name: str = "cgroup.procs") -> None:
     """Write a pid (0: the caller) to d/cgroup.procs (or v1's `tasks`)."""
     try:
-        fd = os.open(d + "/" + name, os.O_WRONLY | os.O_CLOEXEC)
+        fd = posix.open(d + "/" + name, posix.O_WRONLY | posix.O_CLOEXEC)
     except OSError as e:
-        raise CgroupError(f"join cgroup {d}: {os.strerror(e.errno)}") from None
+        raise CgroupError(f"join cgroup {d}: {posix.strerror(e.errno)}") from None
     try:
-        os.write(fd, str(pid).encode())
+        posix.write(fd, str(pid).encode())
     except OSError as e:
         who = "this process" if pid == 0 else f"pid {pid}"
         hint = ""
@@ -125,14 +145,14 @@ def join_one(d: str, pid: int, name: str = "cgroup.procs") -> None:
             hint = " (empty cpuset.cpus or cpuset.mems)"
         elif e.errno == errno.EBUSY:
             hint = " (cgroup v2: it has controllers enabled for children; processes only go in leaves)"
-        raise CgroupError(f"join cgroup {d} ({who}): {os.strerror(e.errno)}{hint}") from None
+        raise CgroupError(f"join cgroup {d} ({who}): {posix.strerror(e.errno)}{hint}") from None
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def file_error(e: OSError, path: str, op: str, what: str = "") -> CgroupError:
     """The one-line error for a failed cgroupfs access; .errno is kept."""
-    msg = f"cgroup {path}: {op}: {os.strerror(e.errno) if e.errno else e}"
+    msg = f"cgroup {path}: {op}: {posix.strerror(e.errno) if e.errno else e}"
     err = CgroupError(f"linux.resources.{what}: {msg}" if what else msg)
     err.errno = e.errno
     return err
@@ -182,7 +202,7 @@ def read_kv(path: str) -> dict:
 
 
 def exists(d: str, name: str) -> bool:
-    return os.path.exists(d + "/" + name)
+    return _exists(d + "/" + name)
 
 
 def subdirs_bottom_up(d: str) -> list:
@@ -192,7 +212,7 @@ def subdirs_bottom_up(d: str) -> list:
 
     def walk(p: str) -> None:
         try:
-            with os.scandir(p) as it:
+            with posix.scandir(p) as it:
                 for e in it:
                     if e.is_dir(follow_symlinks=False):
                         walk(e.path)
@@ -231,12 +251,12 @@ def rmdir_all(dirs: list, retries: int = 6) -> None:
         for d in pending:
             for sub in subdirs_bottom_up(d):
                 try:
-                    os.rmdir(sub)
+                    posix.rmdir(sub)
                 except FileNotFoundError:
                     pass
                 except OSError as e:
                     last = (sub, e)
-            if os.path.isdir(d):
+            if _isdir(d):
                 left.append(d)
         if not left:
             return
@@ -247,18 +267,18 @@ def rmdir_all(dirs: list, retries: int = 6) -> None:
     sub, e = last if last else (pending[0], OSError(errno.EBUSY, ""))
     busy = pids_in(pending[0])
     extra = f" (processes still in it: {' '.join(map(str, busy[:10]))})" if busy else ""
-    raise CgroupError(f"cgroup {sub}: rmdir: {os.strerror(e.errno or errno.EBUSY)}{extra}")
+    raise CgroupError(f"cgroup {sub}: rmdir: {posix.strerror(e.errno or errno.EBUSY)}{extra}")
 
 
 def mkdir(d: str) -> bool:
     """mkdir; True if it was created by this call."""
     try:
-        os.mkdir(d, 0o755)
+        posix.mkdir(d, 0o755)
         return True
     except FileExistsError:
         return False
     except OSError as e:
-        raise CgroupError(f"cgroup {d}: mkdir: {os.strerror(e.errno)}") from None
+        raise CgroupError(f"cgroup {d}: mkdir: {posix.strerror(e.errno)}") from None
 
 
 def undo_mkdirs(created: list) -> None:
@@ -266,7 +286,7 @@ def undo_mkdirs(created: list) -> None:
     original error is what the user needs to see)."""
     for d in reversed(created):
         try:
-            os.rmdir(d)
+            posix.rmdir(d)
         except OSError:
             pass
 
@@ -331,7 +351,7 @@ class Manager:
 
     def exists(self) -> bool:
         d = self.procs_dir()
-        return bool(d) and os.path.isdir(d)
+        return bool(d) and _isdir(d)
 
     def check_new(self) -> None:
         """For create: refuse a cgroup that already holds processes or is
@@ -388,7 +408,7 @@ class Manager:
         try:
             for pid in self.procs():
                 try:
-                    os.kill(pid, sig)
+                    posix.kill(pid, sig)
                     sent.append(pid)
                 except ProcessLookupError:
                     pass
@@ -414,7 +434,7 @@ class Manager:
         rmdir_all(self.dirs())
 
     @staticmethod
-    def from_state(state: dict) -> Manager:
+    def from_state(state: dict) -> "Manager":
         from ocipy.cgroups import from_state
 
         return from_state(state)
@@ -445,7 +465,7 @@ def hugepage_sizes(sysdir: str = "/sys/kernel/mm/hugepages") -> list:
     hugepages-2048kB -> 2MB (as runc's HugePageSizes: 1024-based units)."""
     out = []
     try:
-        names = sorted(os.listdir(sysdir))
+        names = sorted(posix.listdir(sysdir))
     except OSError:
         return out
     for n in names:

@@ -24,8 +24,6 @@ Like runc, it refuses to "punch a hole" in a wildcard exception (deny c 1:3
 after allow c 1:*): v1 kernels silently ignore such a deny, which would leave
 the device allowed against the user's intent.
 """
-from __future__ import annotations
-
 from ocipy.cgroups import CgroupError
 
 WILDCARD = -1
@@ -100,7 +98,7 @@ class Emulator:
         self.exceptions = {}
 
     @classmethod
-    def of(cls, rules: list, default_allow: bool = True) -> Emulator:
+    def of(cls, rules: list, default_allow: bool = True) -> "Emulator":
         """The state after applying `rules` to a cgroup in `default_allow`
         state (a new v1 cgroup allows everything)."""
         e = cls(default_allow)
@@ -109,7 +107,7 @@ class Emulator:
         return e
 
     @classmethod
-    def from_list(cls, text: str) -> Emulator:
+    def from_list(cls, text: str) -> "Emulator":
         """The state devices.list shows: "a *:* rwm" means allow-all (its
         deny exceptions are not listed by the kernel; transition() copes);
         else an allow-list of the lines."""

@@ -36,9 +36,7 @@ Attaching follows runc: with BPF_F_ALLOW_MULTI, then the programs attached
 before (an update) are detached, so there is never a moment without a
 filter.
 """
-from __future__ import annotations
-
-import os
+import posix
 import struct
 
 from ocipy.cgroups import CgroupError
@@ -172,15 +170,15 @@ def _bpf(cmd: int, attr: bytes, op: str, what: str = "linux.resources.devices"):
 
     if _Bpf.fn is None:
         _Bpf.fn = libc("syscall")
-    nr = _SYS_BPF.get(os.uname().machine)
+    nr = _SYS_BPF.get(posix.uname().machine)
     if nr is None:
-        raise CgroupError(f"{what}: bpf(2) number unknown on {os.uname().machine}")
+        raise CgroupError(f"{what}: bpf(2) number unknown on {posix.uname().machine}")
     buf = buffer(_ATTR_SIZE)
     buf.raw = attr.ljust(_ATTR_SIZE, b"\0")
     r = _Bpf.fn(c_long(nr), c_long(cmd), buf, c_long(_ATTR_SIZE))
     if r < 0:
         err = get_errno()
-        raise _BpfError(err, f"{what}: bpf({op}): {os.strerror(err)}")
+        raise _BpfError(err, f"{what}: bpf({op}): {posix.strerror(err)}")
     return r, buf.raw
 
 
@@ -254,9 +252,9 @@ def apply_device_rules(cgroup_dir: str, rules: list) -> None:
     replacing the one there (if the rules allow everything, only remove)."""
     code, allow_all = program(rules)
     try:
-        cg = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        cg = posix.open(cgroup_dir, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
     except OSError as e:
-        raise CgroupError(f"linux.resources.devices: open cgroup {cgroup_dir}: {os.strerror(e.errno)}") from None
+        raise CgroupError(f"linux.resources.devices: open cgroup {cgroup_dir}: {posix.strerror(e.errno)}") from None
     prog = -1
     try:
         old = query(cg)
@@ -276,8 +274,8 @@ def apply_device_rules(cgroup_dir: str, rules: list) -> None:
                 if e.errno != 2:
                     raise
             finally:
-                os.close(fd)
+                posix.close(fd)
     finally:
         if prog >= 0:
-            os.close(prog)  # the attachment keeps the program alive
-        os.close(cg)
+            posix.close(prog)  # the attachment keeps the program alive
+        posix.close(cg)

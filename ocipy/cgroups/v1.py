@@ -22,11 +22,10 @@ Files written per resource (runc libcontainer/cgroups/fs/*.go):
   rdma     rdma.max
   devices  devices.deny / devices.allow: the minimal transition (devices.py)
 """
-from __future__ import annotations
-
 import errno
-import os
+import posix
 
+from ocipy.pathlite import dirname as _dirname, isdir as _isdir
 from ocipy.cgroups import V1_CONTROLLERS, CgroupError, _read_words
 from ocipy.cgroups.base import (
     Manager,
@@ -47,6 +46,7 @@ from ocipy.cgroups.base import (
     set_pids,
     undo_mkdirs,
     write,
+    write_each,
 )
 
 
@@ -179,7 +179,7 @@ def set_rt(d: str, res: dict) -> None:
         try:
             write(d, "cpu.rt_runtime_us", runtime, "cpu.realtimeRuntime")
         except CgroupError as e:
-            parent = os.path.dirname(d)
+            parent = _dirname(d)
             avail = read_uint(parent + "/cpu.rt_runtime_us")
             if getattr(e, "errno", None) != errno.EINVAL or avail is None:
                 raise
@@ -274,8 +274,17 @@ def set_devices(d: str, res: dict) -> None:
 
     target = Emulator.of(normalize(rules), default_allow=False)
     current = Emulator.from_list(read(d + "/devices.list"))
-    for r in transition(current, target):
-        write(d, "devices.allow" if r.allow else "devices.deny", r.v1(), "devices")
+    # in order, one rule per write(2); a run of rules for the same file
+    # (the "deny a" and the allows of a new cgroup) shares one open fd
+    rules = transition(current, target)
+    i = 0
+    while i < len(rules):
+        j = i + 1
+        while j < len(rules) and rules[j].allow == rules[i].allow:
+            j += 1
+        write_each(d, "devices.allow" if rules[i].allow else "devices.deny", [r.v1() for r in rules[i:j]],
+                   "devices")
+        i = j
     after = Emulator.from_list(read(d + "/devices.list"))
     if after.default_allow != target.default_allow or \
             (not target.default_allow and after.exceptions != target.exceptions):
@@ -388,7 +397,7 @@ class V1Manager(Manager):
         return st
 
     @classmethod
-    def from_state(cls, state: dict) -> V1Manager:
+    def from_state(cls, state: dict) -> "V1Manager":
         return cls(state.get("path", ""), state.get("paths") or {}, state.get("unified"),
                    state.get("unifiedMount"), mode=state.get("mode", "v1"))
 
@@ -443,7 +452,7 @@ class V1Manager(Manager):
         warnings = deprecated_memory(res)
         v1, v2 = self._locate(res)
         for d in set(v1.values()):
-            if not os.path.isdir(d):
+            if not _isdir(d):
                 raise CgroupError(f"cgroup {d}: does not exist")
         if v2 or res.get("unified"):
             _v2().ensure_controllers(self.unified_mount, self.unified, self._v2_needed(res, v2))
@@ -471,7 +480,7 @@ class V1Manager(Manager):
         knows no thread can appear meanwhile; another process could start
         one between the check and the write and leave it behind. cgroup2
         has no such file (cgroup.threads needs threaded mode)."""
-        single = pid == 0 and len(os.listdir("/proc/self/task")) == 1
+        single = pid == 0 and len(posix.listdir("/proc/self/task")) == 1
         for d in self.dirs():
             if single and d != self.unified:
                 join_one(d, pid, "tasks")
@@ -548,7 +557,7 @@ def _mkdirs(d: str, cpuset: bool) -> list:
     for part in parts[1:]:
         parent = cur or "/"
         cur += "/" + part
-        if os.path.isdir(cur):
+        if _isdir(cur):
             if cpuset and exists(cur, "cpuset.cpus"):
                 _inherit_cpuset(parent, cur)
             continue
@@ -576,7 +585,7 @@ def _cpuacct_stats(s: dict, d: str) -> None:
     u["percpu_user"] = [int(r.split()[1]) for r in rows if len(r.split()) == 3]
     u["percpu_kernel"] = [int(r.split()[2]) for r in rows if len(r.split()) == 3]
     st = read_kv(d + "/cpuacct.stat")  # USER_HZ ticks
-    ns_per_tick = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") or 100)
+    ns_per_tick = 1_000_000_000 // (posix.sysconf("SC_CLK_TCK") or 100)
     u["user"] = st.get("user", 0) * ns_per_tick
     u["kernel"] = st.get("system", 0) * ns_per_tick
 

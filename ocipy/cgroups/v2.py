@@ -27,11 +27,10 @@ Not expressible on v2, hence errors: cpu realtime*, memory.swappiness,
 memory.disableOOMKiller, memory.useHierarchy false, blockIO.leafWeight,
 network (net_cls/net_prio are v1 only; use eBPF).
 """
-from __future__ import annotations
-
 import errno
-import os
+import posix
 
+from ocipy.pathlite import isdir as _isdir
 from ocipy.cgroups import CgroupError, _read_words
 from ocipy.cgroups.base import (
     CORE_PREFIX,
@@ -522,7 +521,7 @@ class V2Manager(Manager):
         return {"mode": "v2", "path": self.path, "unified": self.dir, "unifiedMount": self.mount}
 
     @classmethod
-    def from_state(cls, state: dict) -> V2Manager:
+    def from_state(cls, state: dict) -> "V2Manager":
         return cls(state.get("path", ""), state["unified"], state.get("unifiedMount") or "/sys/fs/cgroup")
 
     # create / apply ------------------------------------------------------------------
@@ -550,7 +549,7 @@ class V2Manager(Manager):
         unsupported(res)
         needed = needs(res, True)
         check_offered(self.mount, needed)
-        if not os.path.isdir(self.dir):
+        if not _isdir(self.dir):
             raise CgroupError(f"cgroup {self.dir}: does not exist")
         self.ensure(needed)
         d = self.dir
@@ -623,7 +622,7 @@ def _wait_events(d: str, key: str, want: str, timeout: float) -> None:
 
     path = d + "/cgroup.events"
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError as e:
         raise file_error(e, path, "open") from None
     try:
@@ -631,8 +630,8 @@ def _wait_events(d: str, key: str, want: str, timeout: float) -> None:
         poller.register(fd, select.POLLPRI | select.POLLERR)
         deadline = time.monotonic() + timeout
         while True:
-            os.lseek(fd, 0, os.SEEK_SET)
-            for line in os.read(fd, 4096).decode().splitlines():
+            posix.lseek(fd, 0, 0)  # SEEK_SET
+            for line in posix.read(fd, 4096).decode().splitlines():
                 k, _, v = line.partition(" ")
                 if k == key and v.strip() == want:
                     return
@@ -646,4 +645,4 @@ def _wait_events(d: str, key: str, want: str, timeout: float) -> None:
             raise CgroupError(f"cgroup {d}: removed while waiting for \"{key} {want}\"") from None
         raise file_error(e, path, "read") from None
     finally:
-        os.close(fd)
+        posix.close(fd)
