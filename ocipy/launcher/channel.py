@@ -21,9 +21,7 @@ EOF on either side means the peer is gone: the init exits if stage 0
 disappears before `ack` (a killed `create` leaves no process behind).
 Pipes, not a socketpair: `import socket` costs ~7 ms on this path.
 """
-from __future__ import annotations
-
-import os
+import posix
 
 
 class Channel:
@@ -36,13 +34,13 @@ class Channel:
         line = (kind + (" " + payload.replace("\n", " ") if payload else "") + "\n").encode(
             "utf-8", "surrogateescape")
         while line:
-            n = os.write(self.wfd, line)
+            n = posix.write(self.wfd, line)
             line = line[n:]
 
     def recv(self) -> tuple[str, str]:
         """Next message; ("eof", "") when the peer has closed its end."""
         while b"\n" not in self._buf:
-            chunk = os.read(self.rfd, 4096)
+            chunk = posix.read(self.rfd, 4096)
             if not chunk:
                 return "eof", ""
             self._buf += chunk
@@ -59,13 +57,13 @@ class Channel:
     def close(self) -> None:
         for fd in (self.rfd, self.wfd):
             try:
-                os.close(fd)
+                posix.close(fd)
             except OSError:
                 pass
 
 
 def pair() -> tuple[Channel, Channel]:
     """(parent side, child side): each fd is O_CLOEXEC."""
-    c2p_r, c2p_w = os.pipe()
-    p2c_r, p2c_w = os.pipe()
+    c2p_r, c2p_w = posix.pipe()
+    p2c_r, p2c_w = posix.pipe()
     return Channel(c2p_r, p2c_w), Channel(p2c_r, c2p_w)

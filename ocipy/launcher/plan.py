@@ -9,11 +9,10 @@ beyond opening namespace files (kept open for stage 1 to setns into).
 
 Hot path: no typing/re/json.
 """
-from __future__ import annotations
-
-import os
+import posix
 
 from ocipy.errors import ConfigError, SysError
+from ocipy.pathlite import join as _join, normpath as _normpath
 from ocipy.spec import caps as capsmod
 from ocipy.spec import env as envmod
 from ocipy.spec import mounts as mountsmod
@@ -45,7 +44,7 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
           preserve_fds: int = 0, new_keyring: bool = True) -> Plan:
     p = Plan()
     p.cid, p.bundle, p.rootfs, p.config = cid, bundle, rootfs, config
-    p.where = os.path.join(bundle, "config.json")  # errors name the file, like spec.load
+    p.where = _join(bundle, "config.json")  # errors name the file, like spec.load
     p.no_pivot, p.preserve_fds, p.new_keyring = no_pivot, preserve_fds, new_keyring
     p.cgroup_fds, p.cgroup_dirs = [], {}  # filled by stages.create once the cgroup exists
     p.lean = None  # stages.create's hand-over (stages.Lean), when it applies
@@ -69,18 +68,18 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
             p.ns_new |= flag
             continue
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
         except OSError as e:
-            raise ConfigError(f"{where}.path: {path}: {os.strerror(e.errno)}") from None
+            raise ConfigError(f"{where}.path: {path}: {posix.strerror(e.errno)}") from None
         try:
             from ocipy.syscalls import ns_type
 
             actual = ns_type(fd)
         except SysError:
-            os.close(fd)
+            posix.close(fd)
             raise ConfigError(f"{where}.path: {path} is not a namespace file") from None
         if actual != flag:
-            os.close(fd)
+            posix.close(fd)
             raise ConfigError(f'{where}.path: {path} is not a {t} namespace')
         p.ns_join.append((t, fd, path))
     if "mount" not in seen:
@@ -125,7 +124,7 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
         dest = m["destination"]
         if not dest.startswith("/"):
             dest = "/" + dest
-        dest = os.path.normpath(dest)
+        dest = _normpath(dest)
         if dest.startswith("//"):
             dest = dest[1:]
         is_bind = mtype == "bind" or opts.bind
@@ -254,11 +253,12 @@ def listen_fds() -> int:
     """Socket activation, as runc (go-systemd's activation.Files): the
     number of fds from 3 on that systemd handed this very process
     (LISTEN_FDS, with LISTEN_PID our pid), else 0."""
-    n = os.environ.get("LISTEN_FDS")
+    n = posix.environ.get(b"LISTEN_FDS")  # (bytes: `os` stays unimported)
     if not n:
         return 0
-    pid = os.environ.get("LISTEN_PID", "")
-    if not (n.isdigit() and pid.isdigit() and int(pid) == os.getpid()):
+    n = n.decode("utf-8", "surrogateescape")
+    pid = posix.environ.get(b"LISTEN_PID", b"").decode("utf-8", "surrogateescape")
+    if not (n.isdigit() and pid.isdigit() and int(pid) == posix.getpid()):
         return 0
     return int(n)
 
@@ -479,7 +479,7 @@ def _check_sysctl(key: str, ns_seen: set, p: Plan) -> str:
         raise ConfigError(f"{where}: needs a {need} namespace of the container's own in linux.namespaces")
     # a namespace given by path must not be the runtime's own (runc's rule)
     try:
-        if os.stat(joined[0]).st_ino == os.stat(f"/proc/self/ns/{NAMESPACES[need][1]}").st_ino:
+        if posix.stat(joined[0]).st_ino == posix.stat(f"/proc/self/ns/{NAMESPACES[need][1]}").st_ino:
             raise ConfigError(f"{where}: not allowed in the host's {need} namespace ({joined[0]})")
     except OSError:
         pass

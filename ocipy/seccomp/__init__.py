@@ -30,11 +30,10 @@ fd by fd (launcher.process) where a profile denies it.
 Hot path: this module imports nothing beyond what create already holds; a
 container without linux.seccomp never imports it.
 """
-from __future__ import annotations
-
-import os
+import posix
 
 from ocipy.errors import OcipyError
+from ocipy.pathlite import join as _join
 
 BPF_FILE = "seccomp.bpf"
 
@@ -85,7 +84,7 @@ def load(f: Filter, handoff=None) -> None:
                 raise OcipyError(f"{f.where}: linux.seccomp: no way to hand the listener fd to the runtime")
             handoff(fd)
         finally:
-            os.close(fd)
+            posix.close(fd)
 
 
 # the calls the exec trampoline (launcher.trampoline: sealed memfd, x86_64)
@@ -131,12 +130,12 @@ def allows_trampoline_wait(f: Filter) -> bool:
 # --- kept for `exec` (runc applies the container's filter to exec'd processes) ----
 def save(f: Filter, state_dir: str) -> dict:
     """Write the program beside state.json; returns the record for state.json."""
-    path = os.path.join(state_dir, BPF_FILE)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    path = _join(state_dir, BPF_FILE)
+    fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, f.bpf)
+        posix.write(fd, f.bpf)
     finally:
-        os.close(fd)
+        posix.close(fd)
     rec = {"flags": f.flags, "notify": f.notify}
     if f.notify:
         rec["listenerPath"], rec["listenerMetadata"] = f.listener_path, f.metadata
@@ -145,11 +144,11 @@ def save(f: Filter, state_dir: str) -> dict:
 
 def from_state(state_dir: str, rec: dict, where: str) -> Filter:
     """The container's filter as create saved it (for exec)."""
-    path = os.path.join(state_dir, BPF_FILE)
+    path = _join(state_dir, BPF_FILE)
     try:
         with open(path, "rb") as fh:
             bpf = fh.read()
     except OSError as e:
-        raise OcipyError(f"{path}: {os.strerror(e.errno)} (the container's seccomp filter)") from None
+        raise OcipyError(f"{path}: {posix.strerror(e.errno)} (the container's seccomp filter)") from None
     return Filter(bpf, int(rec.get("flags", 0)), bool(rec.get("notify")), rec.get("listenerPath") or "",
                   rec.get("listenerMetadata") or "", where)

@@ -16,8 +16,6 @@ back to the older call. The stub, put before libseccomp's program, answers
 ENOSYS for any call numbered above the highest one the profile names for
 that architecture; everything else goes on to the profile.
 """
-from __future__ import annotations
-
 import struct
 
 # instruction classes and fields (linux/bpf_common.h)

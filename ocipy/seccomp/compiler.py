@@ -30,11 +30,10 @@ Semantics follow runc (libcontainer/seccomp, specconv):
 Flags are passed to seccomp(2) by ocipy itself (not through libseccomp
 attributes), each checked against the kernel.
 """
-from __future__ import annotations
-
-import os
+import posix
 
 from ocipy.errors import ConfigError, SysError
+from ocipy.pathlite import dirname as _dirname, join as _join
 from ocipy.syscalls import seccomp as sc
 
 ACTIONS = {
@@ -260,14 +259,12 @@ CACHE_DIR = "/var/cache/ocipy/seccomp"
 def _cache_dir_ok(cache_dir: str) -> bool:
     """The directory and its parent are ours and writable by nobody else
     (a program planted by another user would be a filter bypass)."""
-    import stat
-
-    for d in (cache_dir, os.path.dirname(cache_dir)):
+    for d in (cache_dir, _dirname(cache_dir)):
         try:
-            st = os.lstat(d)
+            st = posix.lstat(d)
         except OSError:
             return False
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        if st.st_mode & 0o170000 != 0o040000 or st.st_uid != posix.geteuid() or st.st_mode & 0o022:  # S_ISDIR
             return False
     return True
 
@@ -275,7 +272,7 @@ def _cache_dir_ok(cache_dir: str) -> bool:
 def _cache_path(cache_dir: str, key: bytes) -> str:
     from zlib import crc32
 
-    return os.path.join(cache_dir, "%08x-%d.bpf" % (crc32(key), len(key)))
+    return _join(cache_dir, "%08x-%d.bpf" % (crc32(key), len(key)))
 
 
 def _cache_get(cache_dir: str, key: bytes) -> bytes:
@@ -295,28 +292,28 @@ def _cache_get(cache_dir: str, key: bytes) -> bytes:
 def _cache_put(cache_dir: str, key: bytes, bpf: bytes) -> None:
     """Best effort (tmp file + rename): a failure only costs the next compile."""
     try:
-        for d in (os.path.dirname(cache_dir), cache_dir):  # (/var/cache itself must exist)
+        for d in (_dirname(cache_dir), cache_dir):  # (/var/cache itself must exist)
             try:
-                os.mkdir(d, 0o700)
+                posix.mkdir(d, 0o700)
             except FileExistsError:
                 pass
         if not _cache_dir_ok(cache_dir):
             return
-        names = os.listdir(cache_dir)
+        names = posix.listdir(cache_dir)
         if len(names) >= CACHE_MAX:
             for n in names:
                 try:
-                    os.unlink(os.path.join(cache_dir, n))
+                    posix.unlink(_join(cache_dir, n))
                 except OSError:
                     pass
         path = _cache_path(cache_dir, key)
-        tmp = "%s.%d.tmp" % (path, os.getpid())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        tmp = "%s.%d.tmp" % (path, posix.getpid())
+        fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, len(key).to_bytes(8, "little") + key + bpf)
+            posix.write(fd, len(key).to_bytes(8, "little") + key + bpf)
         finally:
-            os.close(fd)
-        os.rename(tmp, path)
+            posix.close(fd)
+        posix.rename(tmp, path)
     except OSError:
         pass
 

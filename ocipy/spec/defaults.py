@@ -5,9 +5,7 @@ spec --rootless`` (libcontainer/specconv/example.go), so that a bundle made
 for one runtime works with the other; tests/unit/test_spec_defaults.py
 compares with the live runc when it is installed.
 """
-from __future__ import annotations
-
-import os
+import posix
 
 SPEC_VERSION = "1.3.0"
 
@@ -115,7 +113,7 @@ def default_spec(rootless: bool = False, host_uid: int | None = None, host_gid: 
         },
     }
     if rootless:
-        _to_rootless(cfg, os.geteuid() if host_uid is None else host_uid, os.getegid() if host_gid is None else host_gid)
+        _to_rootless(cfg, posix.geteuid() if host_uid is None else host_uid, posix.getegid() if host_gid is None else host_gid)
     return cfg
 
 

@@ -14,13 +14,12 @@ ConfigError line naming the file and field at fault:
 Errors name the config file by its full path: a user of containerd or
 Podman has many bundles and needs to know which one.
 """
-from __future__ import annotations
-
-import os
-import stat
+import posix
 
 from ocipy.errors import ConfigError
 from ocipy.jsonlite import JSONError, loads
+from ocipy.pathlite import abspath as _abspath, join as _join, normpath as _normpath, \
+    realpath as _realpath
 from ocipy.spec.mounts import is_bind_mount
 from ocipy.spec.validate import SpecError, check_rules, validate
 
@@ -30,7 +29,7 @@ def _strerror(e: OSError) -> str:
         return "no such file"
     if isinstance(e, IsADirectoryError):
         return "is a directory"
-    return os.strerror(e.errno) if e.errno else str(e)
+    return posix.strerror(e.errno) if e.errno else str(e)
 
 
 def read_json_file(path: str, pipe_ok: bool = False) -> object:
@@ -42,20 +41,20 @@ def read_json_file(path: str, pipe_ok: bool = False) -> object:
     reads from a pipe too: `--process <(...)`), a pipe is read to its end.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
     except OSError as e:
         raise ConfigError(f"{path}: {_strerror(e)}") from None
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
+        fmt = posix.fstat(fd).st_mode & 0o170000  # S_IFMT
+        if fmt == 0o040000:  # S_IFDIR
             raise ConfigError(f"{path}: is a directory")
-        if pipe_ok and stat.S_ISFIFO(mode):
-            os.set_blocking(fd, True)
-        elif not stat.S_ISREG(mode):
+        if pipe_ok and fmt == 0o010000:  # S_IFIFO
+            posix.set_blocking(fd, True)
+        elif fmt != 0o100000:  # S_IFREG
             raise ConfigError(f"{path}: not a regular file")
         chunks = []
         while True:
-            chunk = os.read(fd, 1 << 16)
+            chunk = posix.read(fd, 1 << 16)
             if not chunk:
                 break
             chunks.append(chunk)
@@ -63,7 +62,7 @@ def read_json_file(path: str, pipe_ok: bool = False) -> object:
     except OSError as e:
         raise ConfigError(f"{path}: {_strerror(e)}") from None
     finally:
-        os.close(fd)
+        posix.close(fd)
     try:
         return loads(data)
     except JSONError as e:
@@ -73,12 +72,12 @@ def read_json_file(path: str, pipe_ok: bool = False) -> object:
 def _dir(path: str) -> str | None:
     """None if `path` is a directory (following symlinks), else why not."""
     try:
-        st = os.stat(path)
+        st = posix.stat(path)
     except (OSError, ValueError) as e:
         if isinstance(e, FileNotFoundError):
             return "no such directory"
-        return os.strerror(e.errno) if isinstance(e, OSError) and e.errno else "invalid path"
-    return None if stat.S_ISDIR(st.st_mode) else "not a directory"
+        return posix.strerror(e.errno) if isinstance(e, OSError) and e.errno else "invalid path"
+    return None if st.st_mode & 0o170000 == 0o040000 else "not a directory"  # S_ISDIR
 
 
 def load_bundle(bundle: str) -> tuple[dict, str, str]:
@@ -101,9 +100,9 @@ def load_bundle(bundle: str) -> tuple[dict, str, str]:
     """
     why = _dir(bundle)
     if why is not None:
-        raise ConfigError(f"bundle {os.path.abspath(bundle)}: {why}")
-    bundle_dir = os.path.realpath(bundle)
-    config_path = os.path.join(bundle_dir, "config.json")
+        raise ConfigError(f"bundle {_abspath(bundle)}: {why}")
+    bundle_dir = _realpath(bundle)
+    config_path = _join(bundle_dir, "config.json")
     cfg = read_json_file(config_path)
     validate(cfg, config_path)
     check_rules(cfg, config_path)
@@ -116,11 +115,11 @@ def resolve_rootfs(cfg: dict, bundle_dir: str, filename: str = "config.json") ->
     path = cfg["root"]["path"]
     if not path:
         raise SpecError(filename, ("root", "path"), "must not be empty")
-    rootfs = os.path.normpath(os.path.join(bundle_dir, path))  # join keeps an absolute path
+    rootfs = _normpath(_join(bundle_dir, path))  # join keeps an absolute path
     why = _dir(rootfs)
     if why is not None:
         raise SpecError(filename, ("root", "path"), f"{rootfs}: {why}")
-    return os.path.realpath(rootfs)
+    return _realpath(rootfs)
 
 
 def resolve_paths(cfg: dict, bundle_dir: str, rootfs: str) -> dict:
@@ -137,6 +136,6 @@ def resolve_paths(cfg: dict, bundle_dir: str, rootfs: str) -> dict:
         for i, m in enumerate(mounts):
             src = m.get("source")
             if src and not src.startswith("/") and is_bind_mount(m):
-                new[i] = {**m, "source": os.path.normpath(os.path.join(bundle_dir, src))}
+                new[i] = {**m, "source": _normpath(_join(bundle_dir, src))}
         out["mounts"] = new
     return out

@@ -24,8 +24,6 @@ Differences from runc, each because runc is wrong or silent:
   attr_clr, which the kernel rejects with EINVAL.
 * Empty option strings are ignored instead of producing ``a,,b`` data.
 """
-from __future__ import annotations
-
 from ocipy.errors import ConfigError
 from ocipy.jsonlite import dumps
 

@@ -15,8 +15,6 @@ Two layers, both raising one-line ConfigErrors ``<file>: <json.path>: <what>``:
 Paths read like JSON: ``process.user.uid``, ``mounts[3].destination``,
 ``linux.sysctl["net.ipv4.ip_forward"]``.
 """
-from __future__ import annotations
-
 from ocipy.errors import ConfigError
 from ocipy.jsonlite import dumps
 from ocipy.spec import env as _env

@@ -13,9 +13,7 @@ Two halves with different users:
 
 Every failure is a SysError (errno, operation, context).
 """
-from __future__ import annotations
-
-import os
+import posix
 import struct
 
 from ocipy.errors import SysError
@@ -167,13 +165,13 @@ class Libseccomp:
         self._check(r, "seccomp_rule_add", context)
 
     def export_bpf(self) -> bytes:
-        fd = os.memfd_create("ocipy-seccomp", os.MFD_CLOEXEC)
+        fd = posix.memfd_create("ocipy-seccomp", posix.MFD_CLOEXEC)
         try:
             self._check(self._fn("seccomp_export_bpf")(c_long(self.ctx), c_int(fd)), "seccomp_export_bpf", "")
-            size = os.lseek(fd, 0, os.SEEK_END)
-            return os.pread(fd, size, 0)
+            size = posix.lseek(fd, 0, 2)  # SEEK_END
+            return posix.pread(fd, size, 0)
         finally:
-            os.close(fd)
+            posix.close(fd)
 
     def release(self) -> None:
         if self.ctx:
