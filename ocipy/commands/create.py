@@ -1,6 +1,5 @@
 """ocipy create: set the container up and hold its process before the
 user's program (launcher.stages)."""
-from __future__ import annotations
 
 
 def run(g: dict, p: dict) -> int:
@@ -17,6 +16,6 @@ def run(g: dict, p: dict) -> int:
     create(g["root"], p["container_id"], p["bundle"], pid_file=p.get("pid_file") or "",
            console_socket=p.get("console_socket") or "", no_pivot=bool(p.get("no_pivot")),
            preserve_fds=p.get("preserve_fds") or 0,
-                     new_keyring=not p.get("no_new_keyring"), systemd_cgroup=bool(g.get("systemd_cgroup")),
+           new_keyring=not p.get("no_new_keyring"), systemd_cgroup=bool(g.get("systemd_cgroup")),
            hand_over=True)
     return 0

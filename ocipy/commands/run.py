@@ -2,9 +2,7 @@
 container's process, forwarding signals to it, and exit with its status
 (128+N when killed by signal N); the container is deleted afterwards
 unless --keep."""
-from __future__ import annotations
-
-import os
+import posix
 
 from ocipy.signals import FORWARD, wait_forwarding  # noqa: F401 - shared with exec
 
@@ -18,12 +16,13 @@ def run(g: dict, p: dict) -> int:
                      console_socket=p.get("console_socket") or "", no_pivot=bool(p.get("no_pivot")),
                      preserve_fds=p.get("preserve_fds") or 0,
                      new_keyring=not p.get("no_new_keyring"), systemd_cgroup=bool(g.get("systemd_cgroup")),
-                     subreaper=not detach and not p.get("no_subreaper"), own_console=not detach)
+                     subreaper=not detach and not p.get("no_subreaper"), own_console=not detach, start=True)
     c = created.container
     relay = None
     try:
-        relay = notify_relay(c)
-        release(c)
+        if not created.started:
+            relay = notify_relay(c)
+            release(c)
     except BaseException as e:
         if relay is not None:
             relay.close()
@@ -42,7 +41,7 @@ def run(g: dict, p: dict) -> int:
             # a foreground run stays the service's main process (runc sends
             # its own pid) and relays READY while it proxies and forwards
             # signals as usual
-            relay.forward_async(os.getpid())
+            relay.forward_async(posix.getpid())
     if detach:
         return 0
     if created.console >= 0:
@@ -52,7 +51,7 @@ def run(g: dict, p: dict) -> int:
         try:
             proxy(master, created.pid)
         finally:
-            os.close(master)
+            posix.close(master)
     status = wait_forwarding(created.pid)
     if not p.get("keep"):
         from ocipy.commands.delete import destroy, poststop, stop

@@ -31,33 +31,36 @@ into stage 0 (stage 0 must keep the host's namespaces for its children).
 
 Messages: launcher.channel. Only this module forks.
 """
-from __future__ import annotations
-
-import os
+import posix
 import sys
 
 from ocipy import SPEC_VERSION
 from ocipy import state as st
 from ocipy.errors import OcipyError
 from ocipy.launcher import channel
+from ocipy.pathlite import abspath as _abspath, basename as _basename, dirname as _dirname, \
+    exists as _exists, isdir as _isdir, join as _join, makedirs
 
 
 class Created:
     """What create hands back (to `run`)."""
 
-    __slots__ = ("container", "pid", "console")
+    __slots__ = ("container", "pid", "console", "started")
 
-    def __init__(self, container, pid: int, console: int = -1) -> None:
+    def __init__(self, container, pid: int, console: int = -1, started: bool = False) -> None:
         self.container, self.pid, self.console = container, pid, console
+        self.started = started  # create(start=True) started it: exec.fifo is gone
 
 
 def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_socket: str = "",
            no_pivot: bool = False, preserve_fds: int = 0, subreaper: bool = False,
            own_console: bool = False, new_keyring: bool = True, systemd_cgroup: bool = False,
-           hand_over: bool = False) -> Created:
+           hand_over: bool = False, start: bool = False) -> Created:
     """Stage 0. With own_console (a foreground `run`), a terminal without
     --console-socket is allowed: the pty master comes back to us over a
-    socketpair, in Created.console."""
+    socketpair, in Created.console. With start (`run`), the container is
+    started as it is acknowledged, where nothing has to happen in between
+    (Created.started; else the caller starts it as `start` does)."""
     from ocipy.launcher import plan as planmod
     from ocipy.spec.load import load_bundle
 
@@ -72,11 +75,11 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
     # then the --preserve-fds ones; the process learns it from LISTEN_FDS
     listen = planmod.listen_fds()
     preserve_fds += listen
-    notify_sock = os.environ.get("NOTIFY_SOCKET")
+    notify_sock = posix.environ.get(b"NOTIFY_SOCKET")  # (bytes: `os` stays unimported)
     if notify_sock:
         from ocipy.launcher import notify
 
-        notify.setup_spec(config, os.path.join(os.path.abspath(root), cid))
+        notify.setup_spec(config, _join(_abspath(root), cid))
     plan = planmod.build(config, bundle, rootfs, cid, no_pivot=no_pivot, preserve_fds=preserve_fds,
                          new_keyring=new_keyring)
     if listen:
@@ -91,9 +94,9 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
     if not plan.terminal and console_socket:
         raise OcipyError(f"--console-socket given but {plan.where}: process.terminal is false")
     if pid_file:
-        pid_file = os.path.abspath(pid_file)
-        if not os.path.isdir(os.path.dirname(pid_file)):
-            raise OcipyError(f"--pid-file {pid_file}: {os.path.dirname(pid_file)}: no such directory")
+        pid_file = _abspath(pid_file)
+        if not _isdir(_dirname(pid_file)):
+            raise OcipyError(f"--pid-file {pid_file}: {_dirname(pid_file)}: no such directory")
     console_fd = our_console = -1
     if console_socket:
         console_fd = _connect_console(console_socket)
@@ -104,16 +107,16 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         our_console, console_fd = a.detach(), b.detach()
 
     try:
-        os.makedirs(root, 0o700, exist_ok=True)
+        makedirs(root, 0o700, exist_ok=True)
     except OSError as e:
-        raise OcipyError(f"--root {root}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"--root {root}: {posix.strerror(e.errno)}") from None
     c = st.Container(root, cid)
     try:
-        os.mkdir(c.dir, 0o711)
+        posix.mkdir(c.dir, 0o711)
     except FileExistsError:
         raise OcipyError(f'container "{cid}" already exists') from None
     except OSError as e:
-        raise OcipyError(f"{c.dir}: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{c.dir}: {posix.strerror(e.errno)}") from None
 
     init_pid = 0
     parent = child = mgr = None
@@ -152,12 +155,12 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         low = 3 + preserve_fds
         # the init joins late, through fds opened here by root: after it
         # pivoted and dropped privileges (the kernel checks the opener)
-        plan.cgroup_fds = [_above(os.open(_join_file(d), os.O_WRONLY | os.O_CLOEXEC), low) for d in mgr.dirs()]
+        plan.cgroup_fds = [_above(posix.open(_join_file(d), posix.O_WRONLY | posix.O_CLOEXEC), low) for d in mgr.dirs()]
         plan.cgroup_dirs = _cgroup_dirs(mgr)
-        fifo = os.path.join(c.dir, st.FIFO)
-        os.mkfifo(fifo, 0o622)
-        os.chmod(fifo, 0o622)  # not what the umask left: the init may run as any uid
-        fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        fifo = _join(c.dir, st.FIFO)
+        posix.mkfifo(fifo, 0o622)
+        posix.chmod(fifo, 0o622)  # not what the umask left: the init may run as any uid
+        fifo_fd = posix.open(fifo, posix.O_PATH | posix.O_CLOEXEC)
         parent, child = channel.pair()
         # keep our own fds clear of the range --preserve-fds hands on
         low = 3 + preserve_fds
@@ -187,7 +190,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         sys.stdout.flush()
         sys.stderr.flush()
         if _needs_stage1(plan) or _runtime_hooks(plan):
-            pid1 = os.fork()
+            pid1 = posix.fork()
             if pid1 == 0:
                 _child_main(parent, child, plan, fifo_fd, console_fd)  # never returns
             _close_child_side(child, fifo_fd, console_fd)
@@ -205,22 +208,30 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             _record_init(c, init_pid)
             _parent_loop(parent, 0, plan, c, init_pid)
         for fd in plan.idmap_fds.values():  # the init has attached them
-            os.close(fd)
+            posix.close(fd)
         if pid_file:
             try:
                 st.write_atomic(pid_file, str(init_pid), 0o644)
             except OSError as e:
-                raise OcipyError(f"--pid-file {pid_file}: {os.strerror(e.errno)}") from None
+                raise OcipyError(f"--pid-file {pid_file}: {posix.strerror(e.errno)}") from None
         c.state["status"] = st.CREATED
         if c.state["new_mntns"]:  # to find the container's processes without a pid ns
-            c.state["mnt_ino"] = os.stat(f"/proc/{init_pid}/ns/mnt").st_ino
+            c.state["mnt_ino"] = posix.stat(f"/proc/{init_pid}/ns/mnt").st_ino
         c.save()
-        parent.send("ack")
+        # `run`: "go" instead of "ack" starts the program at once, as a
+        # `start` would (the init then neither execs the trampoline's wait
+        # nor blocks on exec.fifo); not with startContainer hooks (the init
+        # runs them on `start`'s signal) or a NOTIFY_SOCKET relay (bound by
+        # `run` before the program may run)
+        go = start and not notify_sock and not (plan.config.get("hooks") or {}).get("startContainer")
+        parent.send("go" if go else "ack")
         parent.close()
-        return Created(c, init_pid, our_console)
+        if go:  # "running" from here (state.py: exec.fifo gone)
+            posix.unlink(fifo)
+        return Created(c, init_pid, our_console, go)
     except BaseException as e:
         if our_console >= 0:
-            os.close(our_console)
+            posix.close(our_console)
         if init_pid:
             _kill_and_reap(init_pid)
         if mgr is not None:
@@ -263,20 +274,16 @@ class Lean:
 def _lean_ok(plan) -> bool:
     """Whether the hand-over applies to this plan (stage 1 folded and no
     work left for stage 0 after the fork)."""
-    import sys
-
     return not (_needs_stage1(plan) or _runtime_hooks(plan) or any((plan.config.get("hooks") or {}).values())
                 or plan.net_devices or plan.idmaps or (plan.seccomp is not None and plan.seccomp.notify)
                 or plan.ns_new & 0x80 or any(t == "time" for t, _, _ in plan.ns_join) or plan.time_offsets
                 or not getattr(sys, "orig_argv", None) or not sys.executable
-                or os.environ.get("OCIPY_CREATE_HAND_OVER") == "0")
+                or posix.environ.get(b"OCIPY_CREATE_HAND_OVER") == b"0")
 
 
 def _drop_modules(names) -> None:
     """Forget modules and empty them (their functions and tables freed: no
     gc runs, the cycles go with the dicts); a later import loads them anew."""
-    import sys
-
     for name in names:
         mod = sys.modules.pop(name, None)
         if mod is not None:
@@ -297,17 +304,14 @@ def _lean(plan, c, pid_file: str):
     low = 3 + plan.preserve_fds
     ln = Lean()
     ln.c, ln.memfd, ln.mnt_ino = c, _above(memfd, low), 0
-    flags = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
-    ln.dirfd = _above(os.open(c.dir, flags), low)
+    flags = posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC
+    ln.dirfd = _above(posix.open(c.dir, flags), low)
     ln.pid_dirfd, ln.pid_name = -1, ""
     if pid_file:
-        ln.pid_dirfd = _above(os.open(os.path.dirname(pid_file), flags), low)
-        ln.pid_name = os.path.basename(pid_file)
-    r, w = os.pipe2(os.O_CLOEXEC)
+        ln.pid_dirfd = _above(posix.open(_dirname(pid_file), flags), low)
+        ln.pid_name = _basename(pid_file)
+    r, w = posix.pipe2(posix.O_CLOEXEC)
     ln.gate_r, ln.gate_w = _above(r, low), _above(w, low)
-    import sys
-    import posix
-
     ln.argv = [trampoline.MAGIC, "", "", sys.executable, *sys.orig_argv]
     ln.env = posix.environ  # bytes: passed as they are
     from ocipy.syscalls import malloc_trim
@@ -325,10 +329,10 @@ def _hand_over(parent, init_pid: int, ln) -> None:
     Returns only if that failed (then the caller waits in Python)."""
     ln.argv[2] = str(init_pid)
     try:
-        os.execve(ln.memfd, ln.argv, ln.env)
+        posix.execve(ln.memfd, ln.argv, ln.env)
     except OSError:
-        os.set_inheritable(parent.rfd, False)
-        os.close(ln.gate_w)  # let the init go on
+        posix.set_inheritable(parent.rfd, False)
+        posix.close(ln.gate_w)  # let the init go on
         ln.gate_w = -1
 
 
@@ -336,7 +340,7 @@ def _finish_here(parent, c, init_pid: int, plan) -> Created:
     """The waiter's job, in Python (its exec failed)."""
     chunks = []
     while True:
-        b = os.read(parent.rfd, 65536)
+        b = posix.read(parent.rfd, 65536)
         if not b:
             break
         chunks.append(b)
@@ -355,7 +359,7 @@ def finish_report(root: str, cid: str, rep: bytes) -> int:
     pid_s, _, data = rep.partition(b"\n")
     try:
         pid = int(pid_s)
-        wpid, status = os.waitpid(pid, os.WNOHANG)
+        wpid, status = posix.waitpid(pid, posix.WNOHANG)
     except (ValueError, ChildProcessError):
         raise OcipyError("OCIPY_CREATE_REPORT: not the report of this create") from None
     ok, err = False, None
@@ -406,7 +410,7 @@ def _runtime_hooks(plan) -> bool:
 
 
 def _dev_ino(path: str) -> list:
-    s = os.stat(path)
+    s = posix.stat(path)
     return [s.st_dev, s.st_ino]
 
 
@@ -416,7 +420,6 @@ def _preload(plan) -> None:
     a 0700 /root, say) may be out of reach."""
     import fcntl  # noqa: F401
     import resource  # noqa: F401
-    import struct  # noqa: F401
     import _signal  # noqa: F401
 
     import ocipy.launcher.process  # noqa: F401
@@ -427,6 +430,7 @@ def _preload(plan) -> None:
 
     if plan.terminal:
         import socket  # noqa: F401
+        import struct  # noqa: F401
     if plan.seccomp is not None:
         import ocipy.seccomp  # noqa: F401
         import ocipy.seccomp.bpf  # noqa: F401
@@ -445,7 +449,7 @@ def _above(fd: int, low: int) -> int:
     import fcntl
 
     nfd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
-    os.close(fd)
+    posix.close(fd)
     return nfd
 
 
@@ -457,17 +461,17 @@ def _connect_console(path: str) -> int:
         s.connect(path)
     except OSError as e:
         s.close()
-        raise OcipyError(f"--console-socket {path}: {os.strerror(e.errno) if e.errno else e}") from None
+        raise OcipyError(f"--console-socket {path}: {posix.strerror(e.errno) if e.errno else e}") from None
     return s.detach()
 
 
 def _kill_and_reap(pid: int) -> None:
     try:
-        os.kill(pid, 9)
+        posix.kill(pid, 9)
     except ProcessLookupError:
         return
     try:
-        os.waitpid(pid, 0)
+        posix.waitpid(pid, 0)
     except ChildProcessError:
         pass
 
@@ -481,13 +485,13 @@ def _cgroup_setup(plan, cid: str, systemd: bool, root: str):
     linux = plan.config.get("linux") or {}
     try:
         name = cid
-        if not linux.get("cgroupsPath") and os.path.abspath(root) != "/run/ocipy":
+        if not linux.get("cgroupsPath") and _abspath(root) != "/run/ocipy":
             # the default cgroup is named after the id; ids are unique per
             # --root only, so another root gets its own name (several roots
             # coexist: a delete in one must never kill the other's processes)
             from zlib import crc32
 
-            name = f"{cid}-{crc32(os.path.abspath(root).encode()):08x}"
+            name = f"{cid}-{crc32(_abspath(root).encode()):08x}"
         path = cgroups.resolve_path(linux.get("cgroupsPath"), name, systemd=systemd)
         mgr = cgroups.new_manager(cgroups.detect(), path, cid)
         resources = cgroup_resources(plan.config)
@@ -521,7 +525,7 @@ def _needs_unified(mgr, resources: dict) -> bool:
     does: without it, `systemctl stop` of the caller's unit would kill the
     containers), or the runtime itself sits in a non-root cgroup2 cgroup
     (its manager would count the container as its own)."""
-    if resources.get("unified") or os.path.isdir("/run/systemd/system"):
+    if resources.get("unified") or _isdir("/run/systemd/system"):
         return True
     from ocipy.cgroups import own_cgroup
 
@@ -541,8 +545,8 @@ def _join_file(d: str) -> str:
     global threadgroup rwsem that `cgroup.procs` takes, and its RCU grace
     period (measured here: ~8 ms against 0.3 ms, per hierarchy). cgroup2 has
     only cgroup.procs for this."""
-    tasks = os.path.join(d, "tasks")
-    return tasks if os.path.exists(tasks) else os.path.join(d, "cgroup.procs")
+    tasks = _join(d, "tasks")
+    return tasks if _exists(tasks) else _join(d, "cgroup.procs")
 
 
 def _cgroup_dirs(mgr) -> dict:
@@ -566,9 +570,9 @@ def _needs_stage1(plan) -> bool:
 
 def _close_child_side(child, fifo_fd: int, console_fd: int) -> None:
     child.close()
-    os.close(fifo_fd)
+    posix.close(fifo_fd)
     if console_fd >= 0:
-        os.close(console_fd)
+        posix.close(console_fd)
 
 
 def _record_init(c, init_pid: int) -> None:
@@ -591,7 +595,7 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -
                 ch.send("mapped")
             elif kind == "pid":
                 init_pid = int(payload)
-                os.waitpid(stage1, 0)
+                posix.waitpid(stage1, 0)
                 stage1_reaped = True
                 _record_init(c, init_pid)
                 if pending_net:
@@ -663,17 +667,17 @@ def _create_hooks(ch, plan, c, init_pid: int) -> None:
 
 def _exit_reason(pid: int) -> str:
     try:
-        _, status = os.waitpid(pid, os.WNOHANG)
+        _, status = posix.waitpid(pid, posix.WNOHANG)
     except ChildProcessError:
         return ""
     return _status_reason(status)
 
 
 def _status_reason(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f" (killed by signal {os.WTERMSIG(status)})"
-    if os.WIFEXITED(status):
-        return f" (exit status {os.WEXITSTATUS(status)})"
+    if posix.WIFSIGNALED(status):
+        return f" (killed by signal {posix.WTERMSIG(status)})"
+    if posix.WIFEXITED(status):
+        return f" (exit status {posix.WEXITSTATUS(status)})"
     return ""
 
 
@@ -684,7 +688,7 @@ def _write_id_maps(pid: int, plan) -> None:
                 f.write(data)
         except OSError as e:
             field = "uidMappings" if name == "uid_map" else "gidMappings"
-            raise OcipyError(f"{plan.where}: linux.{field}: writing {name}: {os.strerror(e.errno)}") from None
+            raise OcipyError(f"{plan.where}: linux.{field}: writing {name}: {posix.strerror(e.errno)}") from None
 
 
 # --- child side ------------------------------------------------------------------
@@ -692,14 +696,14 @@ def _child_main(parent, ch, plan, fifo_fd: int, console_fd: int) -> None:
     """Stage 1, then (in its child) stage 2. Never returns."""
     code = 1
     try:
-        os.close(parent.rfd)
-        os.close(parent.wfd)
+        posix.close(parent.rfd)
+        posix.close(parent.wfd)
         _stage1(ch, plan, fifo_fd, console_fd)
         code = 0
     except BaseException as e:  # noqa: BLE001 - everything must reach stage 0
         _report(ch, e)
     finally:
-        os._exit(code)
+        posix._exit(code)
 
 
 def _report(ch, e: BaseException) -> None:
@@ -716,7 +720,7 @@ def _report(ch, e: BaseException) -> None:
         ch.send(kind, msg)
     except OSError:  # after `ack` nobody listens: the container's stderr is all we have
         try:
-            os.write(2, f"ocipy: {msg}\n".encode())
+            posix.write(2, f"ocipy: {msg}\n".encode())
         except OSError:
             pass
 
@@ -725,8 +729,8 @@ def _stage1(ch, plan, fifo_fd: int, console_fd: int) -> None:
     from ocipy import syscalls as sc
 
     sc.set_pdeathsig(9)
-    if os.getppid() == 1:
-        os._exit(1)
+    if posix.getppid() == 1:
+        posix._exit(1)
     # still host root: the init inherits it (non-dumpable in a user
     # namespace, it could not write its own /proc/self/oom_score_adj)
     from ocipy.launcher.process import set_oom_score_adj
@@ -750,17 +754,17 @@ def _enter_namespaces(plan, ch) -> None:
             sc.setns(fd, sc.NAMESPACES[t][0], context=f"{t} namespace {path}")
         except OcipyError as e:
             raise OcipyError(f"{plan.where}: linux.namespaces: {e}") from None
-        os.close(fd)
+        posix.close(fd)
     if plan.userns_join:
         # become root of the joined user namespace (host root is unmapped there)
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
+        posix.setresgid(0, 0, 0)
+        posix.setresuid(0, 0, 0)
     if plan.userns_new:
         sc.unshare(sc.CLONE_NEWUSER)
         ch.send("userns")
         ch.expect("mapped")
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
+        posix.setresgid(0, 0, 0)
+        posix.setresuid(0, 0, 0)
     # pid and time namespaces apply to children only: unshared here, before
     # the init is forked. The others apply at once, so the init unshares
     # them itself (stage 0 must never share the container's mount namespace)
@@ -777,19 +781,19 @@ def _fork_init(parent, ch, plan, fifo_fd: int, console_fd: int) -> int:
     waits for that (the gate's EOF): nothing is copied on write meanwhile."""
     ln = plan.lean
     if ln is not None:
-        os.set_inheritable(parent.rfd, True)  # for the waiter (the init closes its copy)
+        posix.set_inheritable(parent.rfd, True)  # for the waiter (the init closes its copy)
         ln.argv[1] = f"c{parent.rfd}"
-    pid = os.fork()
+    pid = posix.fork()
     if pid and ln is not None:
         _hand_over(parent, pid, ln)  # returns only if the exec failed
     if pid == 0:
         code = 1
         try:
             if ln is not None:
-                os.close(ln.gate_w)
-                os.read(ln.gate_r, 1)  # EOF: stage 0 is the waiter now (or gave up exec'ing it)
-                os.close(ln.gate_r)
-                os.close(ln.memfd)
+                posix.close(ln.gate_w)
+                posix.read(ln.gate_r, 1)  # EOF: stage 0 is the waiter now (or gave up exec'ing it)
+                posix.close(ln.gate_r)
+                posix.close(ln.memfd)
                 _lean_start(ln)
             if parent is not None:
                 parent.close()
@@ -797,7 +801,7 @@ def _fork_init(parent, ch, plan, fifo_fd: int, console_fd: int) -> int:
         except BaseException as e:  # noqa: BLE001 - everything must reach stage 0
             _report(ch, e)
         finally:
-            os._exit(code)
+            posix._exit(code)
     return pid
 
 
@@ -814,7 +818,7 @@ def _lean_start(ln) -> None:
     """The init, after the hand-over, still in the host's namespaces but
     pid (children only): its host pid (/proc/self of the host's procfs) and
     start time in state.json, as stage 0 records them otherwise."""
-    pid = int(os.readlink("/proc/self"))
+    pid = int(posix.readlink("/proc/self"))
     _record_init(ln.c, pid)
 
 
@@ -829,13 +833,13 @@ def _lean_save(ln) -> None:
         try:
             st.write_atomic(ln.pid_name, str(c.state["pid"]), 0o644, dir_fd=ln.pid_dirfd)
         except OSError as e:
-            raise OcipyError(f"--pid-file {ln.pid_name}: {os.strerror(e.errno)}") from None
-        os.close(ln.pid_dirfd)
+            raise OcipyError(f"--pid-file {ln.pid_name}: {posix.strerror(e.errno)}") from None
+        posix.close(ln.pid_dirfd)
     c.state["status"] = st.CREATED
     if c.state["new_mntns"]:
         c.state["mnt_ino"] = ln.mnt_ino
     st.write_atomic(st.STATE_FILE, c.dumps(), dir_fd=ln.dirfd)
-    os.close(ln.dirfd)
+    posix.close(ln.dirfd)
 
 
 def _write_time_offsets(plan) -> None:
@@ -851,7 +855,7 @@ def _write_time_offsets(plan) -> None:
         with open("/proc/self/timens_offsets", "w") as f:
             f.write("\n".join(lines) + "\n")
     except OSError as e:
-        raise OcipyError(f"{plan.where}: linux.timeOffsets: {os.strerror(e.errno)}") from None
+        raise OcipyError(f"{plan.where}: linux.timeOffsets: {posix.strerror(e.errno)}") from None
 
 
 def _join_cgroup(plan) -> None:
@@ -863,17 +867,17 @@ def _join_cgroup(plan) -> None:
 
     for fd in plan.cgroup_fds:
         try:
-            os.write(fd, b"0")
+            posix.write(fd, b"0")
         except OSError as e:
             raise OcipyError(f"{plan.where}: linux.cgroupsPath: joining the container's cgroup: "
-                             f"{os.strerror(e.errno)}") from None
-        os.close(fd)
+                             f"{posix.strerror(e.errno)}") from None
+        posix.close(fd)
     if plan.ns_new & sc.CLONE_NEWCGROUP:
         sc.unshare(sc.CLONE_NEWCGROUP)
 
 
 def _die(sig, _frame) -> None:
-    os._exit(128 + sig)
+    posix._exit(128 + sig)
 
 
 def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
@@ -886,8 +890,8 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     if now:
         sc.unshare(now)
     if plan.lean is not None:  # our mount namespace, seen through the host's /proc still here
-        plan.lean.mnt_ino = os.stat("/proc/self/ns/mnt").st_ino
-    os.setsid()
+        plan.lean.mnt_ino = posix.stat("/proc/self/ns/mnt").st_ino
+    posix.setsid()
     if plan.new_keyring:
         try:
             sc.join_session_keyring("_ses." + plan.cid)  # runc's name for it
@@ -895,7 +899,7 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
             if e.errno not in (38, 1, 122):  # ENOSYS, EPERM, EDQUOT (user ns quota): as runc, go on
                 raise
     # host fds we need after pivot_root: our fd table through the host /proc
-    procfd_dir = os.open("/proc/self/fd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    procfd_dir = posix.open("/proc/self/fd", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
     devnull = rootfs.open_host_devnull()
     rfs = rootfs.prepare_root(plan)
     rootfs.do_mounts(plan, rfs)
@@ -906,7 +910,7 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
             with open("/proc/sys/" + rel, "w") as f:
                 f.write(val)
         except OSError as e:
-            raise OcipyError(f"{plan.where}: linux.sysctl: {rel.replace('/', '.')}: {os.strerror(e.errno)}") from None
+            raise OcipyError(f"{plan.where}: linux.sysctl: {rel.replace('/', '.')}: {posix.strerror(e.errno)}") from None
     if plan.hostname:
         sc.sethostname(plan.hostname)
     if plan.domainname:
@@ -917,11 +921,11 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
         ch.send("netdevs")
         k, msg = ch.recv()
         if k != "netdevs-done":
-            os._exit(1)  # stage 0 failed (it reports the error) or is gone
+            posix._exit(1)  # stage 0 failed (it reports the error) or is gone
     if plan.terminal:
         process.setup_terminal(plan, rfs, console_fd)
-        os.close(console_fd)
-    os.close(rfs.mkdir_all(plan.cwd))
+        posix.close(console_fd)
+    posix.close(rfs.mkdir_all(plan.cwd))
     rootfs.mask_paths(plan, rfs, devnull)
     rootfs.readonly_paths(plan, rfs)
     if plan.root_readonly:
@@ -931,8 +935,8 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
         _init_create_hooks(ch, plan, hk)
     process.set_oom_score_adj(plan)
     process.set_rlimits(plan)
-    os.close(devnull)
-    os.close(rfs.fd)
+    posix.close(devnull)
+    posix.close(rfs.fd)
     rootfs.pivot(plan)
     rootfs.apply_root_propagation(plan)
     try:
@@ -959,12 +963,15 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     path = process.find_executable(plan)
     if plan.seccomp is not None and plan.nnp:  # as late as the listener hand-off allows (runc's order)
         _load_seccomp(ch, plan)
+    go = False  # `run`'s "go": start now, without waiting on exec.fifo
     if plan.lean is not None:
         ch.send("ok")  # the waiter gone (create killed): EPIPE, and we exit
     else:
         ch.send("ready")
-        if ch.recv()[0] != "ack":
-            os._exit(1)  # stage 0 is gone: create failed or was killed
+        reply = ch.recv()[0]
+        if reply not in ("ack", "go"):
+            posix._exit(1)  # stage 0 is gone: create failed or was killed
+        go = reply == "go"
     ch.close()
     # A namespace's init only receives signals it handles: while we wait for
     # `start`, `kill ID TERM` must still end the container as it would the
@@ -975,7 +982,7 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
         _signal.signal(sig, _die)
     if hk and hk.get("startContainer"):
         _start_with_hooks(plan, hk["startContainer"], fifo_fd, procfd_dir)
-    else:
+    elif not go:
         # the trampoline waits for `start` in our place (the interpreter's
         # ~4 MiB freed while "created"); returns when it cannot
         process.exec_waiting(plan, path, fifo_fd)
@@ -1017,10 +1024,10 @@ def _init_create_hooks(ch, plan, hk: dict) -> None:
         ch.send("hooks")
         k, _ = ch.recv()
         if k != "hooks-done":
-            os._exit(1)  # stage 0 failed (it reports) or is gone
+            posix._exit(1)  # stage 0 failed (it reports) or is gone
     if hk.get("createContainer"):
         # the pid as the container sees it (runtime.md: container-namespace hooks)
-        state = hooks.hook_state(_base_state(plan), st.CREATING, os.getpid())
+        state = hooks.hook_state(_base_state(plan), st.CREATING, posix.getpid())
         hooks.run_hooks("createContainer", hk["createContainer"], state, plan.where)
 
 
@@ -1031,17 +1038,17 @@ def _start_with_hooks(plan, start_hooks: list, fifo_fd: int, procfd_dir: int) ->
     after which we exit: the user's program never runs."""
     from ocipy.launcher import hooks
 
-    fd = os.open(str(fifo_fd), os.O_WRONLY | os.O_CLOEXEC, dir_fd=procfd_dir)
+    fd = posix.open(str(fifo_fd), posix.O_WRONLY | posix.O_CLOEXEC, dir_fd=procfd_dir)
     try:
-        state = hooks.hook_state(_base_state(plan), st.CREATED, os.getpid())
+        state = hooks.hook_state(_base_state(plan), st.CREATED, posix.getpid())
         hooks.run_hooks("startContainer", start_hooks, state, plan.where)
     except BaseException as e:  # noqa: BLE001 - `start` must learn why
         msg = str(e) if isinstance(e, OcipyError) else f"startContainer hooks: {type(e).__name__}: {e}"
         try:
-            os.write(fd, b"E" + msg.encode("utf-8", "replace"))
+            posix.write(fd, b"E" + msg.encode("utf-8", "replace"))
         finally:
-            os._exit(1)
+            posix._exit(1)
     try:
-        os.write(fd, b"0")
+        posix.write(fd, b"0")
     finally:
-        os.close(fd)
+        posix.close(fd)

@@ -395,18 +395,19 @@ def loopback_up() -> None:
     """Bring `lo` up in the current network namespace: one SIOCSIFFLAGS ioctl
     (no netlink library needed for this hot path)."""
     import fcntl
-    import struct
 
     SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
     fd = _libc.socket(c_int(2), c_int(2 | 0o2000000), c_int(0))  # AF_INET, SOCK_DGRAM|SOCK_CLOEXEC
     if fd < 0:
         raise _err("socket", "AF_INET for lo")
     try:
-        ifr = struct.pack("16sH14x", b"lo", 0)
+        # struct ifreq: char ifr_name[16], then the union, here short ifr_flags
+        # (native order), 40 bytes in all (bytes ops: `struct` is one import more)
+        name = b"lo".ljust(16, b"\0")
         try:
-            res = fcntl.ioctl(fd, SIOCGIFFLAGS, ifr)
-            flags = struct.unpack("16sH14x", res)[1]
-            fcntl.ioctl(fd, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+            res = fcntl.ioctl(fd, SIOCGIFFLAGS, name + bytes(24))
+            flags = int.from_bytes(res[16:18], sys.byteorder) | IFF_UP
+            fcntl.ioctl(fd, SIOCSIFFLAGS, name + flags.to_bytes(2, sys.byteorder) + bytes(22))
         except OSError as e:
             raise SysError(e.errno, "bring up", "lo") from None
     finally:
