@@ -356,24 +356,36 @@ def _mount_cgroup(plan, rfs: Rootfs, dest: str, opts) -> None:
                  context="tmpfs for cgroups")
     finally:
         posix.close(fd)
-    for mp, fstype, sopts in hier:
-        name = mp[len("/sys/fs/cgroup"):].strip("/")
-        if not name:
-            continue
-        if fstype == "cgroup2":
-            src = dirs.get("")
-        else:
-            src = next((dirs[o] for o in sopts if o in dirs), None)  # a controller, or "name=systemd"
-        if src:
-            _bind_cgroup(rfs, src, dest.rstrip("/") + "/" + name, 0)
-    # one recursive mount_setattr for the tmpfs and every bind below it,
-    # instead of a remount per hierarchy
-    attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | (MOUNT_ATTR_RDONLY if flags & sc.MS_RDONLY else 0)
-    fd = rfs.open(dest)
+    tmp = rfs.open(dest, posix.O_PATH | posix.O_DIRECTORY)  # the new tmpfs
     try:
-        sc.mount_setattr(fd, attrs, 0, True, context=f"cgroup mounts at {dest}")
+        for mp, fstype, sopts in hier:
+            name = mp[len("/sys/fs/cgroup"):].strip("/")
+            if not name:
+                continue
+            if fstype == "cgroup2":
+                src = dirs.get("")
+            else:
+                src = next((dirs[o] for o in sopts if o in dirs), None)  # a controller, or "name=systemd"
+            if not src:
+                continue
+            if "/" in name:  # (a nested hierarchy: resolved step by step in the rootfs)
+                _bind_cgroup(rfs, src, dest.rstrip("/") + "/" + name, 0)
+                continue
+            # the tmpfs is ours, new and empty, in our mount namespace, and no
+            # process of the container runs yet: its entries are made and
+            # opened by name below its fd, without a walk from the root
+            posix.mkdir(name, 0o755, dir_fd=tmp)
+            sub = posix.open(name, posix.O_PATH | posix.O_DIRECTORY | posix.O_NOFOLLOW | posix.O_CLOEXEC, dir_fd=tmp)
+            try:
+                sc.mount(src, fdpath(sub), None, sc.MS_BIND | sc.MS_REC, context=f"bind cgroup {src}")
+            finally:
+                posix.close(sub)
+        # one recursive mount_setattr for the tmpfs and every bind below it,
+        # instead of a remount per hierarchy
+        attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | (MOUNT_ATTR_RDONLY if flags & sc.MS_RDONLY else 0)
+        sc.mount_setattr(tmp, attrs, 0, True, context=f"cgroup mounts at {dest}")
     finally:
-        posix.close(fd)
+        posix.close(tmp)
 
 
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 0x1, 0x2, 0x4, 0x8
