@@ -324,6 +324,21 @@ def test_run_detach_returns_0_and_leaves_it_running(runtime, outb, tmp_path):
     assert st["status"] == "running" and alive(st["pid"])
 
 
+def test_run_detach_is_running_when_it_returns(runtime, outb):
+    """`run` starts the program with the init's acknowledgement ("go", no
+    exec.fifo round trip): once `run -d` returns, the state says "running"
+    (no poll), exec.fifo is gone and the program is the container's process."""
+    b, out = outb(["sh", "-c", "touch /out/ran; exec sleep 1000"])
+    r = call(runtime, "run", "-d", "--bundle", b, "r", timeout=20)
+    assert r.returncode == 0, r.stderr
+    st = runtime.state("r")
+    assert st["status"] == "running" and alive(st["pid"])
+    assert not os.path.lexists(os.path.join(runtime.root, "r", "exec.fifo"))
+    assert poll(lambda: (out / "ran").exists())
+    assert poll(lambda: open(f"/proc/{st['pid']}/comm").read().strip() == "sleep")
+    assert call(runtime, "start", "r").returncode != 0  # started already
+
+
 def test_run_keep_leaves_a_stopped_container(runtime, outb):
     b, out = outb(["sh", "-c", "exit 4"])
     r = call(runtime, "run", "--keep", "--bundle", b, "r")
