@@ -2,8 +2,9 @@
 
 `main()` parses argv with the lean parser generated from the typer app
 (ocipy.cli.parse), then `dispatch()` imports only the one command module it
-needs. --help/--version go to the typer app itself (ocipy.cli.app): slow,
-rich, and never on a client's path. Nothing here may import typer, pydantic,
+needs. --help goes to the typer app itself (ocipy.cli.app): slow, rich, and
+never on a client's path; a bare `--version` (Docker and Podman ask for it)
+is answered here, with the text the app prints too (version_text). Nothing here may import typer, pydantic,
 typing, re or json (tests/unit/test_hotpath_imports.py checks), nor os or
 __future__ (see ocipy/state.py).
 """
@@ -21,6 +22,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if argv is None:
         argv = sys.argv[1:]
+    if argv == ["--version"] or argv == ["-v"]:
+        sys.stdout.write(version_text() + "\n")
+        _exit(0)
     from ocipy.cli.parse import parse
 
     try:
@@ -37,6 +41,14 @@ def main(argv: list[str] | None = None) -> None:
         run_typer(argv)
         return
     _exit(dispatch(p.command, p.g, p.params))
+
+
+def version_text() -> str:
+    """What --version prints (here and in the typer app): runc's shape,
+    "<name> version <v>" first (Docker reads it), then the spec's version."""
+    from ocipy import SPEC_VERSION, __version__
+
+    return f"ocipy version {__version__}\nspec: {SPEC_VERSION}\npython: {sys.version.split()[0]}"
 
 
 def _exit(code: int) -> None:

@@ -39,16 +39,9 @@ def _int(value: str | int) -> int:
 def _show_version(value: bool) -> None:
     if not value:
         return
-    import platform
+    from ocipy.main import version_text
 
-    from ocipy import SPEC_VERSION, __version__
-
-    # Same shape as `runc --version`: Docker reads "<name> version <v>".
-    typer.echo(
-        f"{PROG} version {__version__}\n"
-        f"spec: {SPEC_VERSION}\n"
-        f"python: {platform.python_version()}"
-    )
+    typer.echo(version_text())  # (main answers a bare --version itself, with the same text)
     raise typer.Exit()
 
 

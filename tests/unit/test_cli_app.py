@@ -76,6 +76,22 @@ def test_version(capsys):
     assert run_typer(["-v"]) == 0
 
 
+def test_bare_version_is_answered_without_typer(capsys):
+    """`ocipy --version` (Docker's and Podman's question) prints the app's
+    text from ocipy.main, without importing typer (~50 ms)."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); sys.argv = ['ocipy', '--version']\n"
+            "from ocipy.main import main\n"
+            "try:\n    main()\nfinally:\n    sys.stderr.write(' '.join(sorted(sys.modules)))")
+    for flag in ("--version", "-v"):
+        r = subprocess.run([sys.executable, "-I", "-S", "-c", code.replace("--version", flag)], cwd=ROOT,
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert "typer" not in r.stderr.split() and "click" not in r.stderr.split()
+        assert r.stdout.splitlines()[0] == f"ocipy version {__version__}"
+    assert run_typer(["--version"]) == 0  # the typer app prints the same text
+    assert capsys.readouterr().out == r.stdout
+
+
 def test_help_lists_every_command_and_hides_criu(capsys):
     assert run_typer(["--help"]) == 0
     out = capsys.readouterr().out
