@@ -21,7 +21,7 @@ def run(g: dict, p: dict) -> int:
         # "container not running": the words containerd matches (as runc's)
         # to know the process is already gone (else "unknown error after kill")
         raise StateError(f'cannot kill container "{c.id}": container not running (it is stopped)')
-    status = c.require("kill")
+    status = c.require("kill", status=status)
     if p.get("all"):
         kill_all(c, sig)
     elif not signal_init(c, sig):
