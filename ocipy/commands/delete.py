@@ -8,8 +8,7 @@ from ocipy.errors import NotFound
 def run(g: dict, p: dict) -> int:
     force = bool(p.get("force"))
     try:
-        c = st.Container.load(g["root"], p["container_id"])
-        c.lock()  # may find it deleted by the holder we waited for
+        c = st.Container.load(g["root"], p["container_id"], lock=True)  # (deleted meanwhile: NotFound)
     except NotFound:
         if force:  # runc: delete --force of a missing container succeeds
             return 0

@@ -5,8 +5,7 @@ from ocipy.errors import OcipyError
 
 
 def run(g: dict, p: dict) -> int:
-    c = st.Container.load(g["root"], p["container_id"])
-    c.lock()
+    c = st.Container.load(g["root"], p["container_id"], lock=True)
     try:
         c.require("pause")
         mgr = cgroup(c)

@@ -4,8 +4,7 @@ from ocipy.commands.pause import cgroup
 
 
 def run(g: dict, p: dict) -> int:
-    c = st.Container.load(g["root"], p["container_id"])
-    c.lock()
+    c = st.Container.load(g["root"], p["container_id"], lock=True)
     try:
         c.require("resume")
         cgroup(c).thaw()

@@ -6,9 +6,8 @@ from ocipy.errors import OcipyError
 
 
 def run(g: dict, p: dict) -> int:
-    c = st.Container.load(g["root"], p["container_id"])
+    c = st.Container.load(g["root"], p["container_id"], lock=True)
     relay = None
-    c.lock()
     try:
         c.require("start")
         relay = notify_relay(c)

@@ -86,8 +86,7 @@ def run(g: dict, p: dict) -> int:
     from ocipy.commands.pause import cgroup
 
     res = read_resources(p["resources"]) if p.get("resources") else resources_from_flags(p)
-    c = st.Container.load(g["root"], p["container_id"])
-    c.lock()
+    c = st.Container.load(g["root"], p["container_id"], lock=True)
     try:
         status = c.status()
         if status == st.STOPPED:
