@@ -80,3 +80,31 @@ def test_lock_then_deleted(tmp_path):
     c.unlock()
     with pytest.raises(NotFound):
         st.Container(str(tmp_path), "c1").lock()
+
+
+def test_load_locked_reads_under_the_lock(tmp_path):
+    me = os.getpid()
+    _container(tmp_path, pid=me, init_start=st.proc_start_time(me)[0])
+    c = st.Container.load(str(tmp_path), "c1", lock=True)
+    try:
+        assert c._lockfd >= 0 and c.state["pid"] == me and c.status() == st.RUNNING
+        c.require("kill", status=st.RUNNING)
+        with pytest.raises(StateError):
+            c.require("start", status=st.RUNNING)  # the status given is the one judged
+    finally:
+        c.unlock()
+    for missing in ("nope", "file"):
+        (tmp_path / "file").write_text("")  # not a container directory either
+        with pytest.raises(NotFound):
+            st.Container.load(str(tmp_path), missing, lock=True)
+    (tmp_path / "c2").mkdir()
+    (tmp_path / "c2" / st.STATE_FILE).write_text("{broken")
+    c = st.Container.load(str(tmp_path), "c2", lock=True)
+    c.unlock()
+    assert "corrupt" in c.state  # delete --force can still remove it
+
+
+def test_proc_start_time_of_a_missing_process():
+    assert st.proc_start_time(2 ** 22 + 1) is None  # above pid_max's ceiling
+    t, letter = st.proc_start_time(os.getpid())
+    assert t > 0 and letter in "RS"
