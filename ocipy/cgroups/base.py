@@ -95,25 +95,13 @@ def not_available(what: str, ctrl: str, where: str = "on this host") -> CgroupEr
 def write(d: str, name: str, value, what: str = "") -> None:
     """Write one value to a cgroup file: one write(2), as the kernel parses
     each write as a whole. Errors name the file and the value."""
-    path = d + "/" + name
-    data = str(value)
-    try:
-        fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)
-    except OSError as e:
-        raise file_error(e, path, "open", what) from None
-    try:
-        posix.write(fd, data.encode())
-    except OSError as e:
-        raise file_error(e, path, "write " + _show(data), what) from None
-    finally:
-        posix.close(fd)
+    write_each(d, name, (value,), what)
 
 
 def write_each(d: str, name: str, values, what: str = "") -> None:
-    """Write values to one cgroup file in order through one fd: one write(2)
-    each, as write() (v1's devices.allow takes one rule per write). Errors
-    name the file and the value that failed; the ones after it are not
-    written."""
+    """Write values to one cgroup file in order through one fd, one write(2)
+    each (v1's devices.allow takes one rule per write). Errors name the file
+    and the value that failed; the ones after it are not written."""
     path = d + "/" + name
     try:
         fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC)

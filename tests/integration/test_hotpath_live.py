@@ -35,6 +35,17 @@ def importtime_argv() -> list:
     return [sys.executable, "-X", "importtime", "-I", "-S", "-c", code]
 
 
+def imports_of(argv: list, tmp_path) -> set:
+    """Run one CLI call under -X importtime (its stderr to a file: a
+    container may inherit it); the modules it imported. It must succeed."""
+    err = tmp_path / "err"
+    with open(err, "w") as ef:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=ef, timeout=60)
+    text = err.read_text()
+    assert r.returncode == 0, text[-2000:]
+    return _imported(text)
+
+
 def test_lifecycle_imports_nothing_forbidden(runtime, bundle, tmp_path):
     b = bundle(["sleep", "100"])
     base = importtime_argv()
@@ -42,13 +53,7 @@ def test_lifecycle_imports_nothing_forbidden(runtime, bundle, tmp_path):
     seen = {}
     for args in (["create", "--bundle", b, "hot"], ["state", "hot"], ["start", "hot"], ["list"],
                  ["kill", "hot", "KILL"], ["delete", "--force", "hot"]):
-        err = tmp_path / "err"
-        with open(err, "w") as ef:
-            r = subprocess.run(base + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=ef,
-                               timeout=60)
-        text = err.read_text()
-        assert r.returncode == 0, text[-2000:]
-        got = _imported(text)
+        got = imports_of(base + args, tmp_path)
         assert "ocipy.main" in got, "the probe did not see ocipy's imports"
         seen[args[0]] = sorted(got & FORBIDDEN)
     assert all(not v for v in seen.values()), seen
@@ -71,14 +76,7 @@ def test_exec_imports_only_what_it_uses(runtime, bundle, tmp_path):
         r = subprocess.run(runtime.cmd(*args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=60)
         assert r.returncode == 0, args
-    base = importtime_argv()
-    err = tmp_path / "err"
-    with open(err, "w") as ef:
-        r = subprocess.run(base + ["--root", runtime.root, "exec", "hx", "/bin/true"], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=ef, timeout=60)
-    text = err.read_text()
-    assert r.returncode == 0, text[-2000:]
-    got = _imported(text)
+    got = imports_of(importtime_argv() + ["--root", runtime.root, "exec", "hx", "/bin/true"], tmp_path)
     assert "ocipy.launcher.execproc" in got, "the probe did not see exec's imports"
     assert not (got & EXEC_NOT), sorted(got & EXEC_NOT)
 
@@ -101,13 +99,7 @@ def test_run_and_create_import_no_os(runtime, bundle, tmp_path):
     b = bundle(["true"], edit=_limits)
     base = importtime_argv() + ["--root", runtime.root]
     for args in (["run", "--bundle", b, "hr"], ["create", "--bundle", b, "hc"]):
-        err = tmp_path / "err"
-        with open(err, "w") as ef:
-            r = subprocess.run(base + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=ef,
-                               timeout=60)
-        text = err.read_text()
-        assert r.returncode == 0, text[-2000:]
-        got = _imported(text)
+        got = imports_of(base + args, tmp_path)
         assert {"ocipy.launcher.stages", "ocipy.cgroups", "ocipy.launcher.rootfs"} <= got, sorted(got)
         assert not (got & CREATE_NOT), (args[0], sorted(got & CREATE_NOT))
     subprocess.run(runtime.cmd("delete", "--force", "hc"), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

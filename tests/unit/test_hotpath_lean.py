@@ -19,12 +19,17 @@ LEAN = ["ocipy.main", "ocipy.cli.parse", "ocipy.cli._table", "ocipy.log", "ocipy
 NOT_ON_LEAN_PATH = {"os", "__future__", "encodings.utf_8_sig", "stat", "posixpath", "_collections_abc"}
 
 
-def test_lean_modules_import_no_os():
-    code = (f"import sys; sys.path.insert(0, {REPO!r}); " + "; ".join(f"import {m}" for m in LEAN)
-            + "; from ocipy import jsonlite; jsonlite.loads(b'\\xef\\xbb\\xbf{}')"
-            + "; print(' '.join(sorted(sys.modules)))")
+def modules_after(imports: list, then: str = "") -> set:
+    """sys.modules of a fresh `-I -S` interpreter once it imported these
+    modules (and ran `then`)."""
+    code = (f"import sys; sys.path.insert(0, {REPO!r}); " + "; ".join(f"import {m}" for m in imports)
+            + then + "; print(' '.join(sorted(sys.modules)))")
     r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
-    got = set(r.stdout.split())
+    return set(r.stdout.split())
+
+
+def test_lean_modules_import_no_os():
+    got = modules_after(LEAN, "; from ocipy import jsonlite; jsonlite.loads(b'\\xef\\xbb\\xbf{}')")
     assert "ocipy.commands.kill" in got
     assert not (got & NOT_ON_LEAN_PATH), sorted(got & NOT_ON_LEAN_PATH)
 
@@ -39,12 +44,8 @@ NOT_ON_EXEC_PATH = {"os", "posixpath", "_collections_abc", "__future__", "struct
 
 
 def test_exec_modules_import_no_os():
-    code = (f"import sys; sys.path.insert(0, {REPO!r}); " + "; ".join(f"import {m}" for m in EXEC_PATH)
-            + "; from ocipy.errors import SysError; str(SysError(2, 'open', 'x'))"
-            + "; from ocipy.syscalls import _enc; assert _enc('\\udcff') == b'\\xff'"
-            + "; print(' '.join(sorted(sys.modules)))")
-    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
-    got = set(r.stdout.split())
+    got = modules_after(EXEC_PATH, "; from ocipy.errors import SysError; str(SysError(2, 'open', 'x'))"
+                                   "; from ocipy.syscalls import _enc; assert _enc('\\udcff') == b'\\xff'")
     assert "ocipy.launcher.execproc" in got
     assert not (got & NOT_ON_EXEC_PATH), sorted(got & NOT_ON_EXEC_PATH)
 
@@ -63,9 +64,6 @@ NOT_ON_CREATE_PATH = {"os", "posixpath", "_collections_abc", "__future__", "stat
 
 
 def test_create_modules_import_no_os():
-    code = (f"import sys; sys.path.insert(0, {REPO!r}); " + "; ".join(f"import {m}" for m in CREATE_PATH)
-            + "; print(' '.join(sorted(sys.modules)))")
-    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
-    got = set(r.stdout.split())
+    got = modules_after(CREATE_PATH)
     assert "ocipy.cgroups.v2" in got
     assert not (got & NOT_ON_CREATE_PATH), sorted(got & NOT_ON_CREATE_PATH)
