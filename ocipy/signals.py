@@ -18,10 +18,12 @@ SIGRTMIN, SIGRTMAX = 34, 64
 
 
 def parse_signal(s: str) -> int:
-    """'9', 'KILL', 'SIGKILL', 'sigkill', 'SIGRTMIN+3', 'RTMAX-1' -> number."""
+    """'9', 'KILL', 'SIGKILL', 'sigkill', 'SIGRTMIN+3', 'RTMAX-1' -> number.
+    '0' is accepted, as runc does: it delivers nothing and only checks that
+    the process exists (`kill ID 0` succeeds while the container runs)."""
     if s.isdigit():
         n = int(s)
-        if 0 < n <= SIGRTMAX:
+        if 0 <= n <= SIGRTMAX:
             return n
         raise UsageError(f'invalid signal "{s}"')
     name = s.upper()

@@ -386,7 +386,7 @@ class Manager:
         except CgroupError:
             was_frozen = False
         froze = False
-        if not was_frozen:
+        if not was_frozen and sig:  # signal 0 delivers nothing: no need to freeze
             try:
                 self.freeze()
                 froze = True

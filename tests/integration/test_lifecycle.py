@@ -180,6 +180,23 @@ def test_kill_sigkill_by_name_or_number(runtime, trapper, wait_gone, spec):
     assert sigs(out) == [], "a catchable signal was sent instead of SIGKILL"
 
 
+@pytest.mark.parametrize("all_", [False, True], ids=["init", "all"])
+def test_kill_signal_0_probes_without_delivering(runtime, trapper, wait_gone, all_):
+    """runc accepts signal 0: nothing is delivered, the exit status says
+    whether the container still runs (with --all: nothing is frozen)."""
+    out, pid = trapper
+    flags = ["--all"] if all_ else []
+    r = call(runtime, "kill", *flags, "k", "0")
+    assert r.returncode == 0, r.stderr
+    assert call(runtime, "kill", "k", "USR1").returncode == 0
+    assert poll(lambda: sigs(out)) == ["USR1"], "signal 0 was delivered as something"
+    assert alive(pid) and runtime.state("k")["status"] == "running"
+    assert call(runtime, "kill", "k", "KILL").returncode == 0
+    assert wait_gone(pid)
+    r = call(runtime, "kill", "k", "0")
+    assert r.returncode != 0 and "not running" in r.stderr, r.stderr
+
+
 def test_kill_stopped_container_fails(runtime, trapper, wait_gone):
     out, pid = trapper
     assert call(runtime, "kill", "k", "KILL").returncode == 0

@@ -19,13 +19,13 @@ def test_table_matches_signal_module():
 @pytest.mark.parametrize("text,num", [
     ("9", 9), ("KILL", 9), ("SIGKILL", 9), ("sigkill", 9), ("term", 15), ("SIGUSR1", 10),
     ("RTMIN", signal.SIGRTMIN), ("SIGRTMIN+3", signal.SIGRTMIN + 3), ("RTMAX-1", signal.SIGRTMAX - 1),
-    ("64", 64),
+    ("64", 64), ("0", 0),
 ])
 def test_parse(text, num):
     assert parse_signal(text) == num
 
 
-@pytest.mark.parametrize("text", ["0", "65", "-1", "FOO", "SIG", "", "RTMIN+40", "9x"])
+@pytest.mark.parametrize("text", ["65", "00x", "SIG0", "-1", "FOO", "SIG", "", "RTMIN+40", "9x"])
 def test_parse_bad(text):
     with pytest.raises(UsageError):
         parse_signal(text)
