@@ -92,6 +92,10 @@ def dispatch(command: str, g: dict, params: dict) -> int:
     log.configure(g.get("log") or "", g.get("log_format") or "text", bool(g.get("debug")))
     name = "list_" if command == "list" else command
     try:
+        if not g.get("root"):  # not given: /run/ocipy, or the user's runtime dir
+            from ocipy.state import default_root
+
+            g["root"] = default_root()
         mod = __import__(f"ocipy.commands.{name}", fromlist=["run"])
         return mod.run(g, params)
     except OcipyError as e:

@@ -1,6 +1,7 @@
 """Container state: where it lives, its status machine, its lock.
 
-Layout under --root (default /run/ocipy), one directory per container:
+Layout under --root (default /run/ocipy; for a non-root user
+$XDG_RUNTIME_DIR/ocipy: default_root), one directory per container:
 
     <root>/<id>/state.json   written tmp-file-and-rename, never in place
     <root>/<id>/exec.fifo    exists from create until start (the init blocks
@@ -28,7 +29,7 @@ import posix
 
 from ocipy.pathlite import isdir as _isdir, join as _join, lexists as _lexists
 from ocipy import SPEC_VERSION, jsonlite
-from ocipy.errors import NotFound, OcipyError, StateError
+from ocipy.errors import NotFound, OcipyError, StateError, UsageError
 
 CREATING = "creating"
 CREATED = "created"
@@ -45,6 +46,35 @@ ALLOWED = {
     "resume": (PAUSED,),
     "exec": (CREATED, RUNNING),
 }
+
+DEFAULT_ROOT = "/run/ocipy"
+
+
+def default_root() -> str:
+    """--root when it is not given (or empty): /run/ocipy, and for a non-root
+    user $XDG_RUNTIME_DIR/ocipy when that is set (runc's rule, with runc's
+    /run/user/UID/runc), so that rootless containers live in the user's own
+    runtime directory."""
+    if posix.geteuid() != 0:
+        xdg = posix.environ.get(b"XDG_RUNTIME_DIR")
+        if xdg and xdg.startswith(b"/"):
+            return xdg.decode("utf-8", "surrogateescape").rstrip("/") + "/ocipy"
+    return DEFAULT_ROOT
+
+
+def rootless_mode(value: str | None) -> bool:
+    """--rootless: "true", "false" or "auto" (the default: rootless when not
+    run as root). Rootless, a cgroup ocipy may not create is skipped, unless
+    the config asks for resources (as runc)."""
+    v = (value or "auto").lower()
+    if v == "auto":
+        return posix.geteuid() != 0
+    if v in ("true", "1", "t"):
+        return True
+    if v in ("false", "0", "f"):
+        return False
+    raise UsageError(f'--rootless "{value}": must be true, false or auto')
+
 
 STATE_FILE = "state.json"
 FIFO = "exec.fifo"

@@ -266,7 +266,9 @@ def mkdir(d: str) -> bool:
     except FileExistsError:
         return False
     except OSError as e:
-        raise CgroupError(f"cgroup {d}: mkdir: {posix.strerror(e.errno)}") from None
+        err = CgroupError(f"cgroup {d}: mkdir: {posix.strerror(e.errno)}")
+        err.errno = e.errno  # (a rootless create skips a cgroup it may not make)
+        raise err from None
 
 
 def undo_mkdirs(created: list) -> None:

@@ -22,7 +22,7 @@ GLOBAL = (
         '-h': (None, 'defer', None),
     },
     {  # defaults
-        'root': '/run/ocipy',
+        'root': '',
         'log': '',
         'log_format': 'text',
         'debug': False,

@@ -67,9 +67,11 @@ def main(
         typer.Option(
             "--root",
             help="root directory for storage of container state "
-            "(this should be located in tmpfs)",
+            "(this should be located in tmpfs)  [default: /run/ocipy; for a non-root "
+            "user $XDG_RUNTIME_DIR/ocipy]",
+            show_default=False,
         ),
-    ] = "/run/ocipy",
+    ] = "",
     log: Annotated[
         str,
         typer.Option(
@@ -460,7 +462,7 @@ def list_(
     """lists containers started by ocipy with the given root
 
     Where the given root is specified via the global option "--root" (default:
-    "/run/ocipy").
+    "/run/ocipy", for a non-root user "$XDG_RUNTIME_DIR/ocipy").
 
     To list containers created using a non-default value for "--root":
 

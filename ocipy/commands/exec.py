@@ -173,6 +173,7 @@ def build_plan(c: st.Container, p: dict) -> ExecPlan:
     user = proc.get("user") or {}
     x.uid, x.gid = user.get("uid", 0), user.get("gid", 0)
     x.gids = list(user.get("additionalGids") or [])
+    x.unprivileged = posix.geteuid() != 0
     x.umask = user.get("umask", 0o022)
     x.last_cap = capsmod.read_last_cap()
     x.caps = capsmod.grantable_caps(proc.get("capabilities") or {}, x.last_cap, where, prefix)

@@ -18,8 +18,11 @@ def run(g: dict, p: dict) -> int:
 
 
 def cgroup(c: st.Container):
+    """The container's cgroup manager (pause, resume, update, events); a
+    container without one (rootless, no delegation) is an error."""
     if not c.state.get("cgroup"):
-        raise OcipyError(f'container "{c.id}" has no cgroup to freeze')
+        raise OcipyError(f'container "{c.id}" has no cgroup of its own (a rootless container '
+                         "without cgroup delegation)")
     from ocipy.cgroups import from_state
 
     return from_state(c.state["cgroup"])

@@ -10,12 +10,14 @@ from ocipy.signals import FORWARD, wait_forwarding  # noqa: F401 - shared with e
 def run(g: dict, p: dict) -> int:
     from ocipy.commands.start import notify_relay, poststart, release
     from ocipy.launcher.stages import create
+    from ocipy.state import rootless_mode
 
     detach = bool(p.get("detach"))
     created = create(g["root"], p["container_id"], p["bundle"], pid_file=p.get("pid_file") or "",
                      console_socket=p.get("console_socket") or "", no_pivot=bool(p.get("no_pivot")),
                      preserve_fds=p.get("preserve_fds") or 0,
                      new_keyring=not p.get("no_new_keyring"), systemd_cgroup=bool(g.get("systemd_cgroup")),
+                     rootless=rootless_mode(g.get("rootless")),
                      subreaper=not detach and not p.get("no_subreaper"), own_console=not detach, start=True)
     c = created.container
     relay = None

@@ -2,7 +2,8 @@
 container, in two stages and ONE fork.
 
   stage 0  the CLI (`ocipy exec`): host root, all privileges, host
-           namespaces, host root directory. Everything that can fail on the
+           namespaces, host root directory (not root: a rootless container's
+           owner, which joins its user namespace first, see open_container). Everything that can fail on the
            user's input was checked before (commands/exec.py builds the
            ExecPlan). Here:
            - opens, as root on the host, what the child needs: the init's
@@ -85,7 +86,8 @@ class ExecPlan:
 
     __slots__ = ("where", "args", "env", "cwd", "cwd_from", "uid", "gid", "gids", "umask", "caps", "last_cap",
                  "rlimits", "nnp", "oom", "terminal", "console_size", "sched", "ioprio", "personality",
-                 "preserve_fds", "cgroup_dirs", "cpu_affinity", "mempolicy", "lsm", "field_prefix", "seccomp")
+                 "preserve_fds", "cgroup_dirs", "cpu_affinity", "mempolicy", "lsm", "field_prefix", "seccomp",
+                 "unprivileged")
 
 
 class _Opened:
@@ -126,6 +128,15 @@ def open_container(c, plan: ExecPlan) -> _Opened:
     except BaseException:
         close_opened(o)
         raise
+    if plan.unprivileged:
+        # not root (a rootless container): joining the pid namespace needs
+        # CAP_SYS_ADMIN in our own user namespace too, which only the
+        # container's gives us; so stage 0 joins the user namespace first
+        # (it had no host privileges to lose), the child not again
+        user = [n for n in o.child_ns if n[0] == "user"]
+        if user:
+            o.child_ns.remove(user[0])
+            o.parent_ns.insert(0, user[0])
     return o
 
 
@@ -322,7 +333,8 @@ def stage_steps(plan: ExecPlan, o: _Opened, errfd: int, bpf_fd: int = -1) -> tup
     caps, last = plan.caps, plan.last_cap
     step(f"B{last},{caps['bounding']}", "bounding")
     step("K1", "prctl", "PR_SET_KEEPCAPS")
-    step("G" + ",".join(str(g) for g in plan.gids), "groups")
+    if plan.gids or not plan.unprivileged:  # (unprivileged: setgroups is denied, groups stay)
+        step("G" + ",".join(str(g) for g in plan.gids), "groups")
     step(f"g{plan.gid}", "gid")
     step(f"u{plan.uid}", "uid")
     step(f"C{caps['effective']},{caps['permitted']},{caps['inheritable']}", "capset")

@@ -36,7 +36,7 @@ class Plan:
         "new_keyring", "userns_join", "sched", "ioprio", "personality", "cgroup_fds", "cgroup_dirs",
         "seccomp",
         "mempolicy", "lsm",
-        "net_devices", "idmaps", "idmap_fds", "lean",
+        "net_devices", "idmaps", "idmap_fds", "lean", "unprivileged", "mnt_ino",
     )
 
 
@@ -48,6 +48,7 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.no_pivot, p.preserve_fds, p.new_keyring = no_pivot, preserve_fds, new_keyring
     p.cgroup_fds, p.cgroup_dirs = [], {}  # filled by stages.create once the cgroup exists
     p.lean = None  # stages.create's hand-over (stages.Lean), when it applies
+    p.mnt_ino = 0  # the init's mount namespace, as it reports it when stage 0 may not stat it
     linux = config.get("linux") or {}
     proc = config.get("process")
     if not proc:
@@ -93,6 +94,9 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     if (p.uid_map or p.gid_map) and "user" not in seen:
         raise ConfigError(f"{p.where}: linux.uidMappings: mappings need a user namespace in linux.namespaces")
     p.userns_join = any(t == "user" for t, _, _ in p.ns_join)
+    p.unprivileged = posix.geteuid() != 0
+    if p.unprivileged:
+        _check_unprivileged(p, linux)
     p.root_uid = _host_id(linux.get("uidMappings"), 0)
     p.root_gid = _host_id(linux.get("gidMappings"), 0)
     p.time_offsets = linux.get("timeOffsets") or {}
@@ -153,6 +157,9 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.uid = user.get("uid", 0)
     p.gid = user.get("gid", 0)
     p.gids = user.get("additionalGids") or []
+    if p.gids and p.unprivileged and p.userns_new:
+        raise ConfigError(f"{p.where}: process.user.additionalGids: not run as root: setgroups is "
+                          "denied in the user namespace (only one gid is mapped)")
     p.umask = user.get("umask", 0o022)
     p.last_cap = capsmod.read_last_cap()
     p.caps = capsmod.grantable_caps(proc.get("capabilities") or {}, p.last_cap, p.where, "process.")
@@ -433,6 +440,23 @@ def cgroup_resources(config: dict) -> dict:
         rules.extend(MKNOD_RULES)  # last: wildcards, so no later specific rule needs to cut them
         res["devices"] = rules
     return res
+
+
+def _check_unprivileged(p: Plan, linux: dict) -> None:
+    """A container created by a non-root user (rootless): it needs a user
+    namespace, and without newuidmap/newgidmap (setuid helpers ocipy does
+    not use) the kernel lets that user map only its own uid and gid, one id
+    each (user_namespaces(7)); setgroups is then denied in the namespace."""
+    if not p.userns_new and not p.userns_join:
+        raise ConfigError(f"{p.where}: linux.namespaces: not run as root: a user namespace is required "
+                          "(`ocipy spec --rootless` writes such a config)")
+    if not p.userns_new:
+        return
+    for field, own in (("uidMappings", posix.geteuid()), ("gidMappings", posix.getegid())):
+        maps = linux.get(field) or []
+        if len(maps) != 1 or maps[0]["hostID"] != own or maps[0]["size"] != 1:
+            raise ConfigError(f"{p.where}: linux.{field}: not run as root, only the caller's own "
+                              f"{field[:3]} can be mapped: one entry with hostID {own} and size 1")
 
 
 def _idmap(maps, field: str) -> str:

@@ -206,7 +206,8 @@ def set_credentials(plan, warn, saved_gid: int = -1) -> None:
                     raise
     sc.prctl(sc.PR_SET_KEEPCAPS, 1, context="PR_SET_KEEPCAPS")
     try:
-        posix.setgroups(plan.gids)
+        if plan.gids or not plan.unprivileged:  # (unprivileged: setgroups is denied, groups stay)
+            posix.setgroups(plan.gids)
     except OSError as e:
         raise OcipyError(f"{plan.where}: process.user.additionalGids: setgroups {plan.gids}: {posix.strerror(e.errno)}") from None
     try:

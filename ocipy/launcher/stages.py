@@ -55,12 +55,14 @@ class Created:
 def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_socket: str = "",
            no_pivot: bool = False, preserve_fds: int = 0, subreaper: bool = False,
            own_console: bool = False, new_keyring: bool = True, systemd_cgroup: bool = False,
-           hand_over: bool = False, start: bool = False) -> Created:
+           hand_over: bool = False, start: bool = False, rootless: bool = False) -> Created:
     """Stage 0. With own_console (a foreground `run`), a terminal without
     --console-socket is allowed: the pty master comes back to us over a
     socketpair, in Created.console. With start (`run`), the container is
     started as it is acknowledged, where nothing has to happen in between
-    (Created.started; else the caller starts it as `start` does)."""
+    (Created.started; else the caller starts it as `start` does). With
+    rootless (--rootless, by default when not root), a cgroup that may not
+    be created is skipped unless linux.resources asks for limits."""
     from ocipy.launcher import plan as planmod
     from ocipy.spec.load import load_bundle
 
@@ -147,16 +149,18 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         # state.json: that reads as "creating" and delete --force removes it)
         if notify_sock:
             notify.make_dir(c.dir)
-        mgr = _cgroup_setup(plan, cid, systemd_cgroup, root)
+        mgr = _cgroup_setup(plan, cid, systemd_cgroup, root, rootless)
         if lean_ok:  # planning is over too
             _drop_modules(_PLANNING)
-        c.state["cgroup"] = mgr.to_state()
+        if mgr is not None:  # (None: rootless, no cgroup of its own)
+            c.state["cgroup"] = mgr.to_state()
         c.save()
         low = 3 + preserve_fds
-        # the init joins late, through fds opened here by root: after it
-        # pivoted and dropped privileges (the kernel checks the opener)
-        plan.cgroup_fds = [_above(posix.open(_join_file(d), posix.O_WRONLY | posix.O_CLOEXEC), low) for d in mgr.dirs()]
-        plan.cgroup_dirs = _cgroup_dirs(mgr)
+        if mgr is not None:
+            # the init joins late, through fds opened here by root: after it
+            # pivoted and dropped privileges (the kernel checks the opener)
+            plan.cgroup_fds = [_above(posix.open(_join_file(d), posix.O_WRONLY | posix.O_CLOEXEC), low) for d in mgr.dirs()]
+            plan.cgroup_dirs = _cgroup_dirs(mgr)
         fifo = _join(c.dir, st.FIFO)
         posix.mkfifo(fifo, 0o622)
         posix.chmod(fifo, 0o622)  # not what the umask left: the init may run as any uid
@@ -216,7 +220,7 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
                 raise OcipyError(f"--pid-file {pid_file}: {posix.strerror(e.errno)}") from None
         c.state["status"] = st.CREATED
         if c.state["new_mntns"]:  # to find the container's processes without a pid ns
-            c.state["mnt_ino"] = posix.stat(f"/proc/{init_pid}/ns/mnt").st_ino
+            c.state["mnt_ino"] = plan.mnt_ino or posix.stat(f"/proc/{init_pid}/ns/mnt").st_ino
         c.save()
         # `run`: "go" instead of "ack" starts the program at once, as a
         # `start` would (the init then neither execs the trampoline's wait
@@ -476,9 +480,12 @@ def _kill_and_reap(pid: int) -> None:
         pass
 
 
-def _cgroup_setup(plan, cid: str, systemd: bool, root: str):
+def _cgroup_setup(plan, cid: str, systemd: bool, root: str, rootless: bool = False):
     """Create the container's cgroup and write its resources (stage 0, as
-    root, before any process of the container exists)."""
+    root, before any process of the container exists). Rootless, a cgroup
+    this user may not create (no delegation) is skipped: None, the container
+    stays in the caller's cgroups, as with runc; unless linux.resources asks
+    for a limit, which is then an error naming it."""
     from ocipy import cgroups, log
     from ocipy.launcher.plan import cgroup_resources
 
@@ -504,6 +511,12 @@ def _cgroup_setup(plan, cid: str, systemd: bool, root: str):
             mgr.unified = None
         mgr.create(resources)
     except OcipyError as e:
+        if rootless and getattr(e, "errno", 0) in (1, 13, 30):  # EPERM, EACCES, EROFS
+            asked = sorted(k for k, v in (linux.get("resources") or {}).items() if v and k != "devices")
+            if not asked:
+                return None
+            raise OcipyError(f"{plan.where}: linux.resources.{asked[0]}: rootless container: "
+                             f"no cgroup to set it in ({e})") from None
         raise OcipyError(f"{plan.where}: {e}") from None
     try:
         for w in mgr.apply(resources):
@@ -607,6 +620,8 @@ def _parent_loop(ch: channel.Channel, stage1: int, plan, c, init_pid: int = 0) -
             elif kind == "ready":
                 if not init_pid:
                     raise OcipyError("internal error: init ready before its pid was known")
+                if payload:
+                    plan.mnt_ino = int(payload)
                 return init_pid
             elif kind == "hooks":
                 # the init is past its mounts, before pivot_root: prestart
@@ -682,6 +697,9 @@ def _status_reason(status: int) -> str:
 
 
 def _write_id_maps(pid: int, plan) -> None:
+    if plan.unprivileged:  # no CAP_SETGID on the host: gid_map needs setgroups denied first
+        with open(f"/proc/{pid}/setgroups", "w") as f:
+            f.write("deny")
     for name, data in (("uid_map", plan.uid_map), ("gid_map", plan.gid_map)):
         try:
             with open(f"/proc/{pid}/{name}", "w") as f:
@@ -761,8 +779,15 @@ def _enter_namespaces(plan, ch) -> None:
         posix.setresuid(0, 0, 0)
     if plan.userns_new:
         sc.unshare(sc.CLONE_NEWUSER)
+        if plan.unprivileged:
+            # stage 0 (not root: no CAP_DAC_OVERRIDE) opens our uid_map and
+            # gid_map, which a non-dumpable process's /proc files (root's)
+            # refuse it: dumpable only while it writes them (as runc)
+            sc.prctl(4, 1, context="PR_SET_DUMPABLE")
         ch.send("userns")
         ch.expect("mapped")
+        if plan.unprivileged:
+            sc.prctl(4, 0, context="PR_SET_DUMPABLE")
         posix.setresgid(0, 0, 0)
         posix.setresuid(0, 0, 0)
     # pid and time namespaces apply to children only: unshared here, before
@@ -967,7 +992,9 @@ def _stage2(ch, plan, fifo_fd: int, console_fd: int) -> None:
     if plan.lean is not None:
         ch.send("ok")  # the waiter gone (create killed): EPIPE, and we exit
     else:
-        ch.send("ready")
+        # with our mount namespace's inode: stage 0 cannot stat our
+        # /proc/<pid>/ns/mnt while we are non-dumpable unless it is root
+        ch.send("ready", str(posix.stat("/proc/self/ns/mnt").st_ino) if plan.unprivileged else "")
         reply = ch.recv()[0]
         if reply not in ("ack", "go"):
             posix._exit(1)  # stage 0 is gone: create failed or was killed

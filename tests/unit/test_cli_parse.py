@@ -350,7 +350,7 @@ def test_defaults_and_types():
     p = parse(["exec", "id"])
     assert p.command == "exec"
     assert p.g == {
-        "root": "/run/ocipy",
+        "root": "",
         "log": "",
         "log_format": "text",
         "debug": False,

@@ -108,3 +108,34 @@ def test_proc_start_time_of_a_missing_process():
     assert st.proc_start_time(2 ** 22 + 1) is None  # above pid_max's ceiling
     t, letter = st.proc_start_time(os.getpid())
     assert t > 0 and letter in "RS"
+
+
+@pytest.mark.parametrize("euid,xdg,want", [
+    (0, b"/run/user/0", "/run/ocipy"),                   # root: always /run/ocipy
+    (1000, b"/run/user/1000", "/run/user/1000/ocipy"),   # a user: its runtime dir
+    (1000, b"/run/user/1000/", "/run/user/1000/ocipy"),
+    (1000, None, "/run/ocipy"),                          # no runtime dir: runc's default too
+    (1000, b"relative", "/run/ocipy"),
+])
+def test_default_root(monkeypatch, euid, xdg, want):
+    monkeypatch.setattr(st.posix, "geteuid", lambda: euid)
+    env = dict(st.posix.environ)
+    env.pop(b"XDG_RUNTIME_DIR", None)
+    if xdg is not None:
+        env[b"XDG_RUNTIME_DIR"] = xdg
+    monkeypatch.setattr(st.posix, "environ", env)
+    assert st.default_root() == want
+
+
+@pytest.mark.parametrize("value,euid,want", [
+    ("auto", 0, False), ("auto", 1000, True), (None, 1000, True), ("", 0, False),
+    ("true", 0, True), ("TRUE", 0, True), ("false", 1000, False), ("0", 1000, False),
+])
+def test_rootless_mode(monkeypatch, value, euid, want):
+    monkeypatch.setattr(st.posix, "geteuid", lambda: euid)
+    assert st.rootless_mode(value) is want
+
+
+def test_rootless_mode_bad_value():
+    with pytest.raises(OcipyError, match='--rootless "maybe": must be true, false or auto'):
+        st.rootless_mode("maybe")
