@@ -157,6 +157,13 @@ def build(config: dict, bundle: str, rootfs: str, cid: str, *, no_pivot: bool = 
     p.uid = user.get("uid", 0)
     p.gid = user.get("gid", 0)
     p.gids = user.get("additionalGids") or []
+    if p.userns_new:  # ids the new user namespace does not map cannot be taken (EINVAL)
+        for field, ids, maps in (("uid", [p.uid], "uidMappings"), ("gid", [p.gid], "gidMappings"),
+                                 ("additionalGids", p.gids, "gidMappings")):
+            for n in ids:
+                if _host_id(linux.get(maps), n) < 0:
+                    raise ConfigError(f"{p.where}: process.user.{field}: {n} is not mapped in the "
+                                      f"container's user namespace (linux.{maps})")
     if p.gids and p.unprivileged and p.userns_new:
         raise ConfigError(f"{p.where}: process.user.additionalGids: not run as root: setgroups is "
                           "denied in the user namespace (only one gid is mapped)")

@@ -293,3 +293,11 @@ def test_additional_gids_are_refused(user):
     def edit(cfg):
         cfg["process"]["user"]["additionalGids"] = [5]
     _refused(user, user.bundle(["true"], edit), "rl8", "additionalGids")
+
+
+@pytest.mark.parametrize("field,user_cfg", [("uid", {"uid": 1000, "gid": 0}), ("gid", {"uid": 0, "gid": 1000})])
+def test_an_unmapped_process_user_is_refused(user, field, user_cfg):
+    def edit(cfg):
+        cfg["process"]["user"] = dict(user_cfg)
+    line = _refused(user, user.bundle(["true"], edit), "rl9", f"process.user.{field}")
+    assert "1000 is not mapped" in line
