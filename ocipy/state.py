@@ -76,6 +76,15 @@ def rootless_mode(value: str | None) -> bool:
     raise UsageError(f'--rootless "{value}": must be true, false or auto')
 
 
+def root_error(root: str, err: int) -> OcipyError:
+    """A --root that cannot be used, in one line; a non-root user is told
+    where its own containers live."""
+    msg = f"--root {root}: {posix.strerror(err)}"
+    if err in (1, 13) and posix.geteuid() != 0:
+        msg += " (not run as root: give --root, or set XDG_RUNTIME_DIR for the default)"
+    return OcipyError(msg)
+
+
 STATE_FILE = "state.json"
 FIFO = "exec.fifo"
 
@@ -180,6 +189,8 @@ class Container:
             if not _isdir(self.dir):
                 return False
             self.state = None  # a create in progress, or killed before writing state
+        except PermissionError as e:  # another user's root: not a corrupt state
+            raise root_error(self.root, e.errno) from None
         except (ValueError, OSError) as e:
             self.state = {"corrupt": str(e)}  # delete --force can still remove it
         return True
@@ -317,5 +328,5 @@ def list_ids(root: str) -> list[str]:
     except FileNotFoundError:
         return []
     except OSError as e:
-        raise OcipyError(f"--root {root}: {posix.strerror(e.errno)}") from None
+        raise root_error(root, e.errno) from None
     return sorted(n for n in names if not n.startswith(".") and _isdir(_join(root, n)))

@@ -9,28 +9,49 @@ from ocipy.errors import OcipyError
 def run(g: dict, p: dict) -> int:
     root = g["root"]
     rows = []
+    names = {0: "root"}
     for cid in st.list_ids(root):
         c = st.Container(root, cid)
         try:
             if not c.reload():
                 continue
-            rows.append(c.oci_state())
-        except OcipyError:  # an unreadable container must not hide the others
+            r = c.oci_state()
+            r["owner"] = _owner(c.dir, names)
+            rows.append(r)
+        except (OcipyError, OSError):  # an unreadable container must not hide the others
             continue
     out = sys.stdout
     if p.get("quiet"):
         out.write("".join(r["id"] + "\n" for r in rows))
     elif p.get("format") == "json":
-        for r in rows:
-            r["owner"] = "root"
         out.write(jsonlite.dumps(rows) if rows else "null")
         out.write("\n")
     else:
         table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-        table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], "root") for r in rows]
+        table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"]) for r in rows]
         out.write(format_table(table))
     out.flush()
     return 0
+
+
+def _owner(d: str, names: dict) -> str:
+    """The user owning the container's state directory, as runc shows it:
+    its name from /etc/passwd, else "#UID"."""
+    import posix
+
+    uid = posix.stat(d).st_uid
+    if uid not in names:
+        names[uid] = f"#{uid}"
+        try:
+            with open("/etc/passwd", "rb") as f:
+                for line in f.read().decode("utf-8", "replace").splitlines():
+                    fields = line.split(":")
+                    if len(fields) > 2 and fields[2] == str(uid):
+                        names[uid] = fields[0]
+                        break
+        except OSError:
+            pass
+    return names[uid]
 
 
 def format_table(rows: list) -> str:

@@ -111,12 +111,14 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
     try:
         makedirs(root, 0o700, exist_ok=True)
     except OSError as e:
-        raise OcipyError(f"--root {root}: {posix.strerror(e.errno)}") from None
+        raise st.root_error(root, e.errno) from None
     c = st.Container(root, cid)
     try:
         posix.mkdir(c.dir, 0o711)
     except FileExistsError:
         raise OcipyError(f'container "{cid}" already exists') from None
+    except PermissionError as e:
+        raise st.root_error(root, e.errno) from None
     except OSError as e:
         raise OcipyError(f"{c.dir}: {posix.strerror(e.errno)}") from None
 

@@ -77,13 +77,15 @@ class User:
         self.rootfs = rootfs
         self.n = 0
 
-    def ocipy(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    def ocipy(self, *args: str, timeout: float = 60, xdg: bool = True) -> subprocess.CompletedProcess:
         """ocipy ARGS as the user; stdout/stderr through files (never pipes:
         a container's init inherits them)."""
         self.n += 1
         paths = [os.path.join(self.base, f"io-{self.n}.{k}") for k in ("out", "err")]
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "XDG_RUNTIME_DIR": self.xdg,
                "PYTHONPATH": self.lib, "HOME": self.base}
+        if not xdg:
+            del env["XDG_RUNTIME_DIR"]
         argv = [SETPRIV, f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--",
                 self.py, "-S", "-m", "ocipy", *args]
         with open(paths[0], "w+") as out, open(paths[1], "w+") as err:
@@ -205,6 +207,8 @@ def test_lifecycle_exec_kill_and_delete(user):
     assert user.ocipy("start", "rl2").returncode == 0
     assert user.wait_for("started")
     assert json.loads(user.ocipy("state", "rl2").stdout)["status"] == "running"
+    listed = json.loads(user.ocipy("list", "--format", "json").stdout)
+    assert [(x["id"], x["owner"]) for x in listed] == [("rl2", f"#{user.uid}")]  # no passwd entry: runc's "#UID"
     r = user.ocipy("exec", "rl2", "sh", "-c", "id -u > /out/exec_uid; echo $$ > /out/exec_pid")
     assert r.returncode == 0, r.stderr
     assert user.read("exec_uid") == "0\n"
@@ -301,3 +305,16 @@ def test_an_unmapped_process_user_is_refused(user, field, user_cfg):
         cfg["process"]["user"] = dict(user_cfg)
     line = _refused(user, user.bundle(["true"], edit), "rl9", f"process.user.{field}")
     assert "1000 is not mapped" in line
+
+
+def test_without_a_runtime_dir_the_default_root_is_refused_clearly(user):
+    """No XDG_RUNTIME_DIR: the default is /run/ocipy, root's (0700; where it
+    does not exist yet, only creating in it fails: /run is root's too)."""
+    cases = [["run", "--bundle", user.bundle(["true"]), "x"]]
+    if os.path.isdir("/run/ocipy"):
+        cases += [["list"], ["state", "x"]]
+    for args in cases:
+        r = user.ocipy(*args, xdg=False)
+        assert r.returncode != 0, args
+        assert r.stderr.splitlines() == ["ocipy: --root /run/ocipy: Permission denied (not run as root: "
+                                         "give --root, or set XDG_RUNTIME_DIR for the default)"], (args, r.stderr)
