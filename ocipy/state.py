@@ -322,11 +322,23 @@ def _frozen(s: dict) -> bool:
         return False
 
 
-def list_ids(root: str) -> list[str]:
+def list_dirs(root: str) -> list[tuple[str, int]]:
+    """(id, owner uid) of each container directory under root, sorted by id
+    (one stat each: `list` shows the owner)."""
     try:
         names = posix.listdir(root)
     except FileNotFoundError:
         return []
     except OSError as e:
         raise root_error(root, e.errno) from None
-    return sorted(n for n in names if not n.startswith(".") and _isdir(_join(root, n)))
+    out = []
+    for n in sorted(names):
+        if n.startswith("."):
+            continue
+        try:
+            s = posix.stat(_join(root, n))
+        except OSError:
+            continue
+        if s.st_mode & 0o170000 == 0o040000:
+            out.append((n, s.st_uid))
+    return out

@@ -10,15 +10,15 @@ def run(g: dict, p: dict) -> int:
     root = g["root"]
     rows = []
     names = {0: "root"}
-    for cid in st.list_ids(root):
+    for cid, uid in st.list_dirs(root):
         c = st.Container(root, cid)
         try:
             if not c.reload():
                 continue
             r = c.oci_state()
-            r["owner"] = _owner(c.dir, names)
+            r["owner"] = names.get(uid) or _owner(uid, names)
             rows.append(r)
-        except (OcipyError, OSError):  # an unreadable container must not hide the others
+        except OcipyError:  # an unreadable container must not hide the others
             continue
     out = sys.stdout
     if p.get("quiet"):
@@ -34,12 +34,9 @@ def run(g: dict, p: dict) -> int:
     return 0
 
 
-def _owner(d: str, names: dict) -> str:
-    """The user owning the container's state directory, as runc shows it:
-    its name from /etc/passwd, else "#UID"."""
-    import posix
-
-    uid = posix.stat(d).st_uid
+def _owner(uid: int, names: dict) -> str:
+    """The user owning a container's state directory, as runc shows it: its
+    name from /etc/passwd, else "#UID" (remembered in names)."""
     if uid not in names:
         names[uid] = f"#{uid}"
         try:
