@@ -36,11 +36,39 @@ def main(argv: list[str] | None = None) -> None:
         log.error(str(e))
         sys.exit(e.exit_code)
     if p is None:
+        if _asks_version(argv):  # `--root R --log L --version` (a client's probe): no typer either
+            sys.stdout.write(version_text() + "\n")
+            _exit(0)
         from ocipy.cli.app import run_typer
 
         run_typer(argv)
         return
     _exit(dispatch(p.command, p.g, p.params))
+
+
+def _asks_version(argv: list[str]) -> bool:
+    """--version/-v among the global options (before the command), without
+    --help/-h: what the typer app would answer with version_text (its
+    --version is eager, as click's)."""
+    from ocipy.cli._table import GLOBAL
+
+    long, short = GLOBAL[0], GLOBAL[1]
+    asked = False
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        i += 1
+        if a in ("--help", "-h"):
+            return False
+        if a in ("--version", "-v"):
+            asked = True
+        elif a[:1] != "-" or a == "--":
+            break  # the command (or the end of options)
+        else:
+            opt = long.get(a) or short.get(a)
+            if opt is not None and opt[1] in ("value", "ignore"):
+                i += 1  # its value
+    return asked
 
 
 def version_text() -> str:

@@ -92,6 +92,32 @@ def test_bare_version_is_answered_without_typer(capsys):
     assert capsys.readouterr().out == r.stdout
 
 
+@pytest.mark.parametrize("argv,version", [
+    (["--root", "/x", "--version"], True),
+    (["--log", "/tmp/l", "--log-format", "json", "-v"], True),
+    (["--debug", "--version", "list"], True),
+    (["--root", "--version"], False),          # "--version" is --root's value: help/usage, typer's
+    (["--version", "--help"], False),
+    (["-h"], False),
+    (["list", "--version"], False),            # a command's option, not the global one
+])
+def test_version_with_global_options_is_answered_without_typer(argv, version, capsys):
+    from ocipy.main import _asks_version
+
+    assert _asks_version(argv) is version
+    if not version:
+        return
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); sys.argv = ['ocipy'] + {argv!r}\n"
+            "from ocipy.main import main\n"
+            "try:\n    main()\nfinally:\n    sys.stderr.write(' '.join(sorted(sys.modules)))")
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "typer" not in r.stderr.split() and "click" not in r.stderr.split()
+    assert r.stdout.splitlines()[0] == f"ocipy version {__version__}"
+    assert run_typer(list(argv)) == 0
+    assert capsys.readouterr().out == r.stdout, "the typer app answers differently"
+
+
 def test_help_lists_every_command_and_hides_criu(capsys):
     assert run_typer(["--help"]) == 0
     out = capsys.readouterr().out
