@@ -198,6 +198,13 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
         sys.stdout.flush()
         sys.stderr.flush()
         if _needs_stage1(plan) or _runtime_hooks(plan):
+            if not subreaper:
+                # the init, forked by stage 1, becomes our child when stage 1
+                # exits: a failed create then reaps it (else a zombie of the
+                # host's init); on success it moves on when we exit
+                from ocipy.syscalls import set_subreaper
+
+                set_subreaper()
             pid1 = posix.fork()
             if pid1 == 0:
                 _child_main(parent, child, plan, fifo_fd, console_fd)  # never returns
@@ -240,6 +247,8 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
     except BaseException as e:
         if our_console >= 0:
             posix.close(our_console)
+        # (an error from _parent_loop leaves init_pid 0: the pid it recorded)
+        init_pid = init_pid or (c.state or {}).get("pid") or 0
         if init_pid:
             _kill_and_reap(init_pid)
         if mgr is not None:
@@ -474,14 +483,32 @@ def _connect_console(path: str) -> int:
 
 
 def _kill_and_reap(pid: int) -> None:
+    """SIGKILL and reap; a process that is not our child (the init forked
+    by a stage 1 of its own, then reparented) is waited for through a pidfd
+    until it has died, so that a failed create returns with it gone."""
+    import _signal
+
     try:
-        posix.kill(pid, 9)
-    except ProcessLookupError:
+        fd = posix.pidfd_open(pid)
+    except OSError:  # ProcessLookupError: gone already
         return
     try:
-        posix.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
+        try:
+            _signal.pidfd_send_signal(fd, 9)
+        except ProcessLookupError:
+            return
+        try:
+            posix.waitpid(pid, 0)
+            return
+        except ChildProcessError:
+            pass
+        import select
+
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        p.poll(5000)  # readable once it has exited (SIGKILL: at once)
+    finally:
+        posix.close(fd)
 
 
 def _cgroup_setup(plan, cid: str, systemd: bool, root: str, rootless: bool = False):

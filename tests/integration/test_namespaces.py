@@ -485,3 +485,31 @@ def test_join_namespace_path_missing_fails_clearly(runtime, bundle, tmp_path):
     line = one_error_line(runtime("run", "--bundle", b, "missingns"))
     assert missing in line, line
     assert runtime.ids() == []
+
+
+def _zombies() -> set[int]:
+    out = set()
+    for n in os.listdir("/proc"):
+        if n.isdigit():
+            try:
+                with open(f"/proc/{n}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        out.add(int(n))
+            except (FileNotFoundError, IndexError):
+                pass
+    return out
+
+
+def test_failed_create_with_a_user_namespace_reaps_its_init(runtime, userns_bundle):
+    """With a user namespace the init is forked by a stage 1 of its own and
+    reparented: a create that fails in the init must still reap it (stage 0
+    is its subreaper), not leave a zombie for the host's init."""
+    def edit(c):
+        c["mounts"].append({"destination": "/data", "type": "bind", "source": "/nonexistent-ocipy",
+                            "options": ["rbind"]})
+    b = userns_bundle(["true"], edit=edit)
+    before = _zombies()
+    r = runtime("create", "--bundle", b, "uz")
+    assert "/nonexistent-ocipy" in one_error_line(r)
+    assert _zombies() - before == set(), "a zombie of the failed create is left"
+    assert not os.path.exists(os.path.join(runtime.root, "uz"))

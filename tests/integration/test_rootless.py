@@ -226,7 +226,7 @@ def test_lifecycle_exec_kill_and_delete(user):
     for cmd in (["pause"], ["update", "--memory", "64m"], ["events", "--stats"]):
         r = user.ocipy(*cmd, "rl2")
         assert r.returncode != 0, cmd
-        assert r.stderr.splitlines() == [f'ocipy: container "rl2" has no cgroup of its own (a rootless '
+        assert r.stderr.splitlines() == ['ocipy: container "rl2" has no cgroup of its own (a rootless '
                                          'container without cgroup delegation)'], (cmd, r.stderr)
     assert user.ocipy("kill", "rl2", "KILL").returncode == 0
     end = time.monotonic() + 10
@@ -323,3 +323,35 @@ def test_without_a_runtime_dir_the_default_root_is_refused_clearly(user):
         assert r.returncode != 0, args
         assert r.stderr.splitlines() == ["ocipy: --root /run/ocipy: Permission denied (not run as root: "
                                          "give --root, or set XDG_RUNTIME_DIR for the default)"], (args, r.stderr)
+
+
+def test_a_failure_inside_the_container_leaves_nothing(user):
+    """An error in the init (a bind source that does not exist): one line,
+    and no state, no process of the user left."""
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/data", "type": "bind", "source": "/nonexistent-ocipy",
+                              "options": ["rbind"]})
+    b = user.bundle(["true"], edit)
+    before = _user_pids(user.uid)
+    line = _refused(user, b, "rl10", "/nonexistent-ocipy")
+    assert "mounts[" in line or "/data" in line, line
+    left = _user_pids(user.uid) - before
+    info = {}
+    for pid in left:
+        try:
+            info[pid] = (open(f"/proc/{pid}/stat").read()[:80], open(f"/proc/{pid}/cmdline").read()[:80])
+        except OSError as e:
+            info[pid] = str(e)
+    assert not left, f"a process of the failed create is left: {info}"
+
+
+def _user_pids(uid: int) -> set[int]:
+    pids = set()
+    for n in os.listdir("/proc"):
+        if n.isdigit():
+            try:
+                if os.stat(f"/proc/{n}").st_uid == uid:
+                    pids.add(int(n))
+            except FileNotFoundError:
+                pass
+    return pids
