@@ -533,6 +533,14 @@ def _cgroup_setup(plan, cid: str, systemd: bool, root: str, rootless: bool = Fal
         path = cgroups.resolve_path(linux.get("cgroupsPath"), name, systemd=systemd)
         mgr = cgroups.new_manager(cgroups.detect(), path, cid)
         resources = cgroup_resources(plan.config)
+        if rootless:
+            # a cgroup delegated to the user (or none): device rules are
+            # root's (devices.allow and a cgroup2 BPF program need
+            # CAP_SYS_ADMIN), and the container's device nodes are binds of
+            # the host's, which the user may open anyway; runc skips them too
+            resources.pop("devices", None)
+            if getattr(mgr, "paths", None) and "devices" in mgr.paths:
+                mgr.paths = {k: v for k, v in mgr.paths.items() if k != "devices"}
         if getattr(mgr, "unified", None) and not _needs_unified(mgr, resources):
             # A hybrid host's cgroup2 hierarchy holds only the controllers
             # the host moved there (hugetlb here). Joining it costs an RCU

@@ -834,6 +834,18 @@ def family(runtime, box):
     start(runtime, c)
     cg = host_cgroups(pid)
     assert poll(lambda: (out / "ready").exists() and len(procs(cg["pids"])) == 3), procs(cg["pids"])
+
+    def comms() -> list:
+        names = []
+        for p in procs(cg["pids"]):
+            try:
+                with open(f"/proc/{p}/comm") as f:
+                    names.append(f.read().strip())
+            except FileNotFoundError:
+                pass
+        return sorted(names)
+    # busybox runs an applet through /proc/self/exe: "exe" until it names itself
+    assert poll(lambda: comms() == ["sh", "sleep", "sleep"]), comms()
     return c, pid, cg
 
 

@@ -355,3 +355,67 @@ def _user_pids(uid: int) -> set[int]:
             except FileNotFoundError:
                 pass
     return pids
+
+
+@pytest.fixture
+def delegated(user):
+    """A cgroup per v1 hierarchy (but devices, root's) owned by the user, as
+    an administrator delegates one; removed afterwards (only empty cgroup
+    dirs: rmdir, deepest first)."""
+    if not os.path.isdir("/sys/fs/cgroup/pids") or not os.path.isdir("/sys/fs/cgroup/memory"):
+        pytest.skip("needs the v1 memory and pids hierarchies (a v1 or hybrid host)")
+    name = f"ocipy-delegated-{user.uid}-{os.getpid()}"
+    made = []
+    for h in sorted(os.listdir("/sys/fs/cgroup")):
+        top = os.path.join("/sys/fs/cgroup", h)
+        if h in ("devices", "unified") or not os.path.isfile(os.path.join(top, "tasks")):
+            continue
+        d = os.path.join(top, name)
+        os.mkdir(d)
+        made.append(d)
+        if h == "cpuset":  # a new cpuset starts empty
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                with open(os.path.join(top, f)) as src, open(os.path.join(d, f), "w") as dst:
+                    dst.write(src.read())
+        for entry in [d] + [os.path.join(d, f) for f in ("tasks", "cgroup.procs")]:
+            os.chown(entry, user.uid, user.uid)
+    try:
+        yield name
+    finally:
+        for d in made:
+            for sub, _, _ in sorted(os.walk(d), key=lambda w: -w[0].count("/")):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
+        left = [d for d in made if os.path.exists(d)]
+        assert not left, f"cgroups left behind: {left}"
+
+
+def test_a_delegated_cgroup_gets_the_limits(user, delegated):
+    """With a cgroup the user owns, resources apply as for root: the limits
+    read from inside, and the cgroup is gone after delete."""
+    def edit(cfg):
+        cfg["linux"]["cgroupsPath"] = f"/{delegated}/c1"
+        cfg["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "pids": {"limit": 20}}
+    script = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max > /out/limits; "
+              "touch /out/up; exec sleep 1000")
+    b = user.bundle(["sh", "-c", script], edit)
+    r = user.ocipy("run", "-d", "--bundle", b, "rl11")
+    assert r.returncode == 0, r.stderr
+    assert user.wait_for("up")
+    assert user.read("limits").split() == [str(64 << 20), "20"]
+    pid = json.loads(user.ocipy("state", "rl11").stdout)["pid"]
+    mem = f"/sys/fs/cgroup/memory/{delegated}/c1"
+    with open(f"{mem}/cgroup.procs") as f:
+        assert int(f.read().split()[0]) == pid
+    assert not os.path.exists(f"/sys/fs/cgroup/devices/{delegated}"), "devices is root's"
+    assert user.ocipy("pause", "rl11").returncode == 0  # the freezer is the user's too
+    assert json.loads(user.ocipy("state", "rl11").stdout)["status"] == "paused"
+    assert user.ocipy("resume", "rl11").returncode == 0
+    r = user.ocipy("update", "--pids-limit", "30", "rl11")
+    assert r.returncode == 0, r.stderr
+    with open(f"/sys/fs/cgroup/pids/{delegated}/c1/pids.max") as f:
+        assert f.read().strip() == "30"
+    assert user.ocipy("delete", "--force", "rl11").returncode == 0
+    assert not os.path.exists(mem), "delete left the cgroup"
