@@ -16,27 +16,11 @@ import time
 import pytest
 
 from conftest import REPO, ocipy_argv
+from test_lifecycle import alive, poll
 from ocipy.client import (ContainerExists, ContainerNotFound, ContainerNotRunning, Runtime,
                           RuntimeCommandError, RuntimeTimeout)
 
 MIB = 1024 * 1024
-
-
-def poll(fn, timeout: float = 10, interval: float = 0.02):
-    end = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > end:
-            return v
-        time.sleep(interval)
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
 
 
 def status_is(rt: Runtime, cid: str, want: str, timeout: float = 10) -> str:
