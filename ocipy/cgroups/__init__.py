@@ -193,6 +193,17 @@ def own_cgroup(procfile: str = "/proc/self/cgroup") -> dict:
     return own
 
 
+def own_cgroup_dirs() -> dict:
+    """The directories of this process's own cgroups: v1 controller (or
+    "name=systemd") -> dir, and "" -> its cgroup2 dir, as a container
+    without a cgroup of its own (rootless) stays in them."""
+    hier, own = detect(), own_cgroup()
+    out = {ctrl: _under(mnt, hier.v1_roots.get(ctrl, "/"), own.get(ctrl), "") for ctrl, mnt in hier.v1.items()}
+    if hier.unified:
+        out[""] = _under(hier.unified, hier.unified_root, own.get(""), "")
+    return out
+
+
 def clean_path(path: str) -> str:
     """runc's utils.CleanPath: a lexically clean path that cannot climb out
     with "..": "/a/../../b" -> "/b", "../x" -> "x", "a//b/" -> "a/b"."""

@@ -164,7 +164,9 @@ def create(root: str, cid: str, bundle: str, *, pid_file: str = "", console_sock
             plan.cgroup_fds = [_above(posix.open(_join_file(d), posix.O_WRONLY | posix.O_CLOEXEC), low) for d in mgr.dirs()]
             plan.cgroup_dirs = _cgroup_dirs(mgr)
         else:  # it stays in ours: a cgroup mount shows those (as runc)
-            plan.cgroup_dirs = _own_cgroup_dirs()
+            from ocipy.cgroups import own_cgroup_dirs
+
+            plan.cgroup_dirs = own_cgroup_dirs()
         fifo = _join(c.dir, st.FIFO)
         posix.mkfifo(fifo, 0o622)
         posix.chmod(fifo, 0o622)  # not what the umask left: the init may run as any uid
@@ -599,19 +601,6 @@ def _join_file(d: str) -> str:
     only cgroup.procs for this."""
     tasks = _join(d, "tasks")
     return tasks if _exists(tasks) else _join(d, "cgroup.procs")
-
-
-def _own_cgroup_dirs() -> dict:
-    """_cgroup_dirs for a container without a cgroup of its own (rootless):
-    the cgroups this process is in, which the init keeps."""
-    from ocipy import cgroups
-
-    hier, own = cgroups.detect(), cgroups.own_cgroup()
-    out = {ctrl: cgroups._under(mnt, hier.v1_roots.get(ctrl, "/"), own.get(ctrl), "")
-           for ctrl, mnt in hier.v1.items()}
-    if hier.unified:
-        out[""] = cgroups._under(hier.unified, hier.unified_root, own.get(""), "")
-    return out
 
 
 def _cgroup_dirs(mgr) -> dict:
